@@ -1,0 +1,147 @@
+"""The case (one per delinquent client, thesis 5.2.7) and what happens to it."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from portfolio.models import Address, Client, ExternalAgency, Officer
+
+
+class CaseStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PHONE = "phone", _("Phone collection")
+    CLOSED = "closed", _("Closed")
+
+
+class Case(models.Model):
+    """The unit of collection work: a client with all its credits.
+
+    One row per client for life: a cure closes it and a new delinquency
+    re-opens it, so the classification the client left with is kept (Caso 1).
+    """
+
+    client = models.OneToOneField(Client, on_delete=models.PROTECT, related_name="case")
+    management_type = models.CharField(_("management type"), max_length=10)
+    classification = models.CharField(_("classification"), max_length=10)
+    action_code = models.CharField(_("suggested action"), max_length=10)
+    tramo = models.PositiveSmallIntegerField(_("tramo"))
+    visits_in_tramo = models.PositiveSmallIntegerField(_("visits in tramo"), default=0)
+    officer = models.ForeignKey(
+        Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
+    )
+    external_agency = models.ForeignKey(
+        ExternalAgency, on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=CaseStatus.choices, default=CaseStatus.ACTIVE
+    )
+    phone_until = models.DateField(_("in phone collection until"), null=True, blank=True)
+    promise_date = models.DateField(_("promise date"), null=True, blank=True)
+    promise_amount = models.DecimalField(
+        _("promise amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    collection_address = models.ForeignKey(
+        Address, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Figures of the last business date the engine saw, kept for lists and pages.
+    exposure = models.DecimalField(_("exposure (PEN)"), max_digits=16, decimal_places=2, default=0)
+    overdue_amount = models.DecimalField(
+        _("overdue amount (PEN)"), max_digits=16, decimal_places=2, default=0
+    )
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    updated_for = models.DateField(_("last business date"), null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["officer", "tramo"],
+                condition=~models.Q(status="closed"),
+                name="case_open_officer",
+            ),
+            models.Index(fields=["status"], name="case_status"),
+        ]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+
+    def __str__(self) -> str:
+        return f"{self.client.code} {self.action_code}"
+
+
+class CaseHistory(models.Model):
+    """Every move of a case: from, to, cause, who, when (thesis 5.2.10)."""
+
+    class CauseKind(models.TextChoices):
+        OPEN = "open", _("Opened")
+        RESULT = "result", _("Result")
+        EVENT = "event", _("Event")
+        OVERRIDE = "override", _("Manual override")
+        ASSIGN = "assign", _("Assignment")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="history")
+    business_date = models.DateField(_("business date"))
+    at = models.DateTimeField(_("at"))
+    seq = models.PositiveIntegerField(_("order within the date"), default=0)
+    from_code = models.CharField(_("from"), max_length=10, blank=True)
+    to_code = models.CharField(_("to"), max_length=10)
+    from_classification = models.CharField(max_length=10, blank=True)
+    to_classification = models.CharField(max_length=10, blank=True)
+    cause_kind = models.CharField(max_length=10, choices=CauseKind.choices)
+    cause = models.CharField(_("cause"), max_length=10)
+    officer_code = models.CharField(_("officer"), max_length=20, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    strategy_version = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "at", "seq", "id"]
+        indexes = [models.Index(fields=["case", "business_date"], name="history_case_date")]
+        verbose_name = _("case history entry")
+        verbose_name_plural = _("case history")
+
+
+class FieldResult(models.Model):
+    """A registered visit, call or inbound contact; `uuid` is made by the phone."""
+
+    class ChannelKind(models.TextChoices):
+        VISIT = "visit", _("Visit")
+        CALL = "call", _("Call")
+        INBOUND = "inbound", _("Inbound contact")
+
+    uuid = models.UUIDField(unique=True)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="results")
+    result_code = models.CharField(_("result"), max_length=10)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    officer = models.ForeignKey(
+        Officer, on_delete=models.PROTECT, null=True, blank=True, related_name="results"
+    )
+    channel = models.CharField(max_length=10, choices=ChannelKind.choices, default="visit")
+    promise_date = models.DateField(_("promise date"), null=True, blank=True)
+    promise_amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    address_kind = models.CharField(max_length=20, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    verified = models.BooleanField(_("GPS verified"), default=False)
+    flags = models.JSONField(default=list, blank=True)
+    registered_at = models.DateTimeField(auto_now_add=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    # The business date of the cycle that applied it (null: waiting for a cycle).
+    applied_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["client", "occurred_at"], name="result_client_time"),
+            models.Index(
+                fields=["occurred_at"],
+                condition=models.Q(applied_on__isnull=True),
+                name="result_pending",
+            ),
+        ]
+        verbose_name = _("field result")
+        verbose_name_plural = _("field results")

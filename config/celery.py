@@ -1,0 +1,11 @@
+"""The Celery app. With no REDIS_URL (the embedded default) tasks run eagerly."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("semaforo")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

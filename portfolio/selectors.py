@@ -1,0 +1,92 @@
+"""Reads of the portfolio, always through the reader's scope (who may see what)."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet, Sum
+
+from portfolio.models import Agency, Client, CreditPosition, Role, SnapshotImport
+
+
+def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
+    """The user's role; superusers act as the gerente."""
+    if not user.is_authenticated:
+        return None
+    member = getattr(user, "staff_member", None)
+    if member is not None:
+        return member.role
+    if user.is_superuser:
+        return Role.GERENTE
+    return None
+
+
+def agencies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Agency]:
+    role = role_of(user)
+    agencies = Agency.objects.all()
+    if role == Role.GERENTE:
+        return agencies
+    member = getattr(user, "staff_member", None)
+    if role == Role.JEFE_ZONAL and member.zone_id:
+        return agencies.filter(zone_id=member.zone_id)
+    if role in (Role.JEFE_AGENCIA, Role.ASESOR) and member.agency_id:
+        return agencies.filter(pk=member.agency_id)
+    return agencies.none()
+
+
+def clients_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Client]:
+    """The one place the role rules for clients live (asesor: own cases only)."""
+    role = role_of(user)
+    clients = Client.objects.all()
+    if role == Role.GERENTE:
+        return clients
+    member = getattr(user, "staff_member", None)
+    if role == Role.JEFE_ZONAL:
+        return clients.filter(agency__zone_id=member.zone_id)
+    if role == Role.JEFE_AGENCIA:
+        return clients.filter(agency_id=member.agency_id)
+    if role == Role.ASESOR:
+        officer = getattr(user, "officer", None)
+        return clients.filter(case__officer=officer) if officer else clients.none()
+    if role == Role.AGENCIA_EXTERNA:
+        return clients.filter(case__external_agency_id=member.external_agency_id)
+    return clients.none()
+
+
+def latest_business_date() -> date | None:
+    return SnapshotImport.objects.order_by("-business_date").values_list(
+        "business_date", flat=True
+    ).first()
+
+
+@dataclass(frozen=True)
+class PortfolioSummary:
+    business_date: date | None
+    clients: int
+    credits: int
+    delinquent: int
+    overdue_amount: Decimal
+
+
+def portfolio_summary(*, user: AbstractBaseUser) -> PortfolioSummary:
+    """Headline figures of the latest snapshot within the user's scope."""
+    day = latest_business_date()
+    if day is None:
+        return PortfolioSummary(None, 0, 0, 0, Decimal("0"))
+    positions = CreditPosition.objects.filter(
+        business_date=day, client_id__in=clients_visible_to(user).values("pk")
+    )
+    figures = positions.aggregate(
+        clients=Count("client_id", distinct=True),
+        credits=Count("credit_id"),
+        delinquent=Count("credit_id", filter=Q(days_past_due__gt=0)),
+        overdue=Sum("overdue_amount"),
+    )
+    return PortfolioSummary(
+        business_date=day,
+        clients=figures["clients"],
+        credits=figures["credits"],
+        delinquent=figures["delinquent"],
+        overdue_amount=figures["overdue"] or Decimal("0"),
+    )

@@ -1,0 +1,192 @@
+"""The versioned collections strategy (thesis section V plus CR Gestión's action plans).
+
+Every table hangs off a `StrategyVersion`; publishing writes a whole new version
+and flips `is_active`, so a running cycle keeps reading the version it started with
+and a change never edits history. Codes are strings, as in the strategy file.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class StrategyVersion(models.Model):
+    number = models.PositiveIntegerField(_("version"), unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    usd_rate = models.DecimalField(_("USD rate"), max_digits=8, decimal_places=4)
+    is_active = models.BooleanField(_("active"), default=False)
+    published_at = models.DateTimeField(_("published at"), auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    sha256 = models.CharField(max_length=64, help_text=_("hash of the canonical dump"))
+    source = models.TextField(_("source file"), blank=True)
+    warnings = models.JSONField(_("validation warnings"), default=list, blank=True)
+    # Sections whose full model arrives with the money rules (DOMAIN.md 6); kept
+    # verbatim so load -> dump -> load is identical meanwhile.
+    refinancing_products = models.JSONField(default=list, blank=True)
+    exoneration_limits = models.JSONField(default=list, blank=True)
+    commission_scheme = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_strategy"
+            )
+        ]
+        verbose_name = _("strategy version")
+        verbose_name_plural = _("strategy versions")
+
+    def __str__(self) -> str:
+        return f"v{self.number} {self.name}"
+
+
+class VersionedRow(models.Model):
+    version = models.ForeignKey(StrategyVersion, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0, help_text=_("order in the file"))
+
+    class Meta:
+        abstract = True
+        ordering = ["version", "position"]
+
+
+class ManagementType(VersionedRow):
+    """Tipo de gestión (5.2.1): A Masiva, B Selectiva, by the client's exposure."""
+
+    code = models.CharField(_("code"), max_length=10)
+    name = models.CharField(_("name"), max_length=100)
+    max_exposure = models.DecimalField(
+        _("maximum exposure (PEN)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="mtype_version_code")
+        ]
+
+
+class Tramo(VersionedRow):
+    """A band of days past due; `to_day` null means open-ended (366+)."""
+
+    type = models.CharField(_("management type"), max_length=10)
+    number = models.PositiveSmallIntegerField(_("tramo"))
+    from_day = models.PositiveIntegerField(_("from day"))
+    to_day = models.PositiveIntegerField(_("to day"), null=True, blank=True)
+    max_visits = models.PositiveSmallIntegerField(_("maximum visits"))
+    daily_cap = models.PositiveSmallIntegerField(_("clients per officer and day"))
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "type", "number"], name="tramo_unique")
+        ]
+
+
+class Classification(VersionedRow):
+    """CC table: client classification; `max_dpd` drives only the first one."""
+
+    type = models.CharField(_("management type"), max_length=10)
+    code = models.CharField(_("code"), max_length=10)
+    name = models.CharField(_("name"), max_length=100)
+    max_dpd = models.PositiveIntegerField(_("maximum DPD"), null=True, blank=True)
+    campaign = models.BooleanField(_("campaign classification"), default=False)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "type", "code"], name="class_unique")
+        ]
+
+
+class ResultCode(VersionedRow):
+    """What a visit or call produced (código de respuesta)."""
+
+    type = models.CharField(_("management type"), max_length=10)
+    code = models.CharField(_("code"), max_length=10)
+    name = models.CharField(_("name"), max_length=100)
+    promise = models.BooleanField(_("payment promise"), default=False)
+    to_phone_days = models.PositiveSmallIntegerField(
+        _("days in phone collection"), null=True, blank=True
+    )
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "type", "code"], name="result_unique")
+        ]
+
+
+class EventCode(VersionedRow):
+    """What the system detected (60, 70, 80, 90, PG, LQ, CA, TR); shared by all types."""
+
+    code = models.CharField(_("code"), max_length=10)
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [models.UniqueConstraint(fields=["version", "code"], name="event_unique")]
+
+
+class SuggestedAction(VersionedRow):
+    """AS table: the code for classification x tramo x visit and its objective."""
+
+    type = models.CharField(_("management type"), max_length=10)
+    code = models.CharField(_("code"), max_length=10)
+    classification = models.CharField(_("classification"), max_length=10)
+    tramo = models.PositiveSmallIntegerField(_("tramo"))
+    visit = models.PositiveSmallIntegerField(_("visit"))
+    where = models.CharField(_("where"), max_length=30, blank=True)
+    whom = models.CharField(_("to whom"), max_length=30, blank=True)
+    instrument = models.CharField(_("instrument"), max_length=60, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    letter_template = models.CharField(_("letter template"), max_length=60, blank=True, null=True)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "type", "code"], name="action_unique")
+        ]
+
+
+class BasTransition(VersionedRow):
+    """BAS table (Baja/Avance/Salto): (current code, result or event) -> next code."""
+
+    type = models.CharField(_("management type"), max_length=10)
+    from_code = models.CharField(_("from"), max_length=10)
+    on_code = models.CharField(_("on result/event"), max_length=10)
+    to_code = models.CharField(_("to"), max_length=10)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "type", "from_code", "on_code"], name="bas_unique"
+            )
+        ]
+
+
+class ActionPlanItem(VersionedRow):
+    """CR Gestión: an action of a tramo's plan with its DPD window."""
+
+    type = models.CharField(_("management type"), max_length=10)
+    tramo = models.PositiveSmallIntegerField(_("tramo"))
+    order = models.PositiveSmallIntegerField(_("order"))
+    channel = models.CharField(_("channel"), max_length=30)
+    from_day = models.PositiveIntegerField(_("from day"))
+    to_day = models.PositiveIntegerField(_("to day"))
+    template = models.CharField(_("template"), max_length=60, blank=True, null=True)
+    manual = models.BooleanField(_("manual"), default=False)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "type", "tramo", "order"], name="plan_item_unique"
+            )
+        ]
+
+
+class EscalationLevel(VersionedRow):
+    """Days after the window closed at which a red action reaches each level."""
+
+    level = models.PositiveSmallIntegerField(_("level"))
+    after_days = models.PositiveSmallIntegerField(_("after days"))
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "level"], name="escalation_unique")
+        ]
