@@ -102,6 +102,9 @@ class CaseHistory(models.Model):
         verbose_name = _("case history entry")
         verbose_name_plural = _("case history")
 
+    def __str__(self) -> str:
+        return f"{self.from_code}->{self.to_code} ({self.cause})"
+
 
 class FieldResult(models.Model):
     """A registered visit, call or inbound contact; `uuid` is made by the phone."""
@@ -145,3 +148,6 @@ class FieldResult(models.Model):
         ]
         verbose_name = _("field result")
         verbose_name_plural = _("field results")
+
+    def __str__(self) -> str:
+        return f"{self.result_code} @ {self.occurred_at:%Y-%m-%d %H:%M}"

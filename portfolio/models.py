@@ -203,6 +203,9 @@ class ChannelConsent(models.Model):
         verbose_name = _("channel consent")
         verbose_name_plural = _("channel consents")
 
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.channel}"
+
 
 class Guarantor(models.Model):
     """Aval: may be contacted about the debt (and only the debtor and the guarantor)."""
@@ -326,6 +329,9 @@ class CreditPosition(models.Model):
         verbose_name = _("credit position")
         verbose_name_plural = _("credit positions")
 
+    def __str__(self) -> str:
+        return f"{self.credit_id}@{self.business_date}"
+
 
 class Payment(models.Model):
     """A payment reported by core banking; `reference` makes a repeat harmless."""
@@ -341,6 +347,9 @@ class Payment(models.Model):
         indexes = [models.Index(fields=["paid_at"], name="payment_paid_at")]
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
+
+    def __str__(self) -> str:
+        return self.reference
 
 
 class SnapshotImport(models.Model):
@@ -363,3 +372,6 @@ class SnapshotImport(models.Model):
         ordering = ["-business_date"]
         verbose_name = _("snapshot import")
         verbose_name_plural = _("snapshot imports")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} ({self.rows})"

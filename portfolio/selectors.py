@@ -55,9 +55,11 @@ def clients_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clien
 
 
 def latest_business_date() -> date | None:
-    return SnapshotImport.objects.order_by("-business_date").values_list(
-        "business_date", flat=True
-    ).first()
+    return (
+        SnapshotImport.objects.order_by("-business_date")
+        .values_list("business_date", flat=True)
+        .first()
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,40 @@
+"""Domain errors of the portfolio; views and the API map `DomainError` to HTTP."""
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """A business rule refused the operation; the message is for people."""
+
+    code = "invalid"
+
+
+@dataclass(frozen=True)
+class SnapshotRowError:
+    line: int
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        if self.field:
+            where += f", {self.field}"
+        return f"{where}: {self.message}"
+
+
+class SnapshotError(DomainError):
+    """The snapshot was refused whole; `errors` name each line and field."""
+
+    code = "invalid_snapshot"
+
+    def __init__(self, errors: list[SnapshotRowError]):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors[:5]))
+
+
+class OrganisationError(DomainError):
+    code = "invalid_organisation"
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors[:5]))

@@ -1,0 +1,329 @@
+"""Writes to the portfolio: the organisation file, the nightly snapshot, roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from portfolio.exceptions import OrganisationError
+from portfolio.models import (
+    Agency,
+    ExternalAgency,
+    Officer,
+    Quadrant,
+    Role,
+    StaffMember,
+    Subzone,
+    Zone,
+)
+from portfolio.snapshot import SnapshotResult, import_snapshot_file
+
+# The apps whose models the gerente edits in the admin (the risk manager's fallback editor).
+MANAGED_APPS = ("portfolio", "strategy", "collections_field", "notifications", "commissions")
+
+
+def snapshot_import(
+    *,
+    source: Path | str | BinaryIO,
+    business_date: date,
+    user: AbstractBaseUser | None = None,
+    file_name: str = "",
+) -> SnapshotResult:
+    """Load core banking's position at the start of `business_date` (DOMAIN.md 7.1).
+
+    Idempotent per date: the same file twice changes nothing; a bad row loads nothing.
+    """
+    return import_snapshot_file(
+        source=source, business_date=business_date, user=user, file_name=file_name
+    )
+
+
+# --- Roles --------------------------------------------------------------------------
+
+
+def roles_ensure() -> dict[str, Group]:
+    """One group per role; the gerente's group may edit every model in the admin."""
+    groups = {role.value: Group.objects.get_or_create(name=role.value)[0] for role in Role}
+    perms = Permission.objects.filter(content_type__app_label__in=MANAGED_APPS)
+    groups[Role.GERENTE].permissions.set(perms)
+    return groups
+
+
+def staff_member_set_role(
+    *,
+    user: AbstractBaseUser,
+    role: str,
+    agency: Agency | None = None,
+    zone: Zone | None = None,
+    external_agency: ExternalAgency | None = None,
+) -> StaffMember:
+    groups = roles_ensure()
+    member, _created = StaffMember.objects.update_or_create(
+        user=user,
+        defaults={"role": role, "agency": agency, "zone": zone, "external_agency": external_agency},
+    )
+    user.groups.remove(*[g for name, g in groups.items() if name != role])
+    user.groups.add(groups[role])
+    is_staff = role == Role.GERENTE
+    if user.is_staff != is_staff and not user.is_superuser:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+    return member
+
+
+def _user_for(username: str, name: str = "") -> AbstractBaseUser:
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    if created:
+        first, _sep, last = name.partition(" ")
+        user.first_name, user.last_name = first[:150], last[:150]
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+# --- Organisation file (DOMAIN.md 7.5) ----------------------------------------------
+
+SECTIONS = {
+    "zones": ("code", "name"),
+    "agencies": ("code", "name", "zone"),
+    "subzones": ("code", "agency", "name"),
+    "quadrants": ("code", "subzone", "lat", "lon"),
+    "external_agencies": ("code", "name"),
+    "officers": ("code", "name", "agency"),
+    "people": ("username", "role"),
+}
+PEOPLE_ROLES = {Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE, Role.AGENCIA_EXTERNA}
+
+
+@dataclass
+class OrganisationResult:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+
+@transaction.atomic
+def organisation_load(*, document: str | dict[str, Any]) -> OrganisationResult:
+    """Create or update (by code) zones, agencies, subzones, quadrants, officers,
+    external agencies and people. Nothing is deleted by omission."""
+    data = yaml.safe_load(document) if isinstance(document, str) else document
+    if not isinstance(data, dict):
+        raise OrganisationError([_("the organisation file must be a mapping of sections")])
+    _check_shape(data)
+    result = OrganisationResult()
+    errors: list[str] = []
+
+    def count(section: str, created: bool) -> None:
+        bucket = result.created if created else result.updated
+        bucket[section] = bucket.get(section, 0) + 1
+
+    zones = {z.code: z for z in Zone.objects.all()}
+    for row in data.get("zones") or []:
+        zone, created = Zone.objects.update_or_create(
+            code=str(row["code"]), defaults={"name": row["name"]}
+        )
+        zones[zone.code] = zone
+        count("zones", created)
+
+    agencies = {a.code: a for a in Agency.objects.all()}
+    for i, row in enumerate(data.get("agencies") or []):
+        zone = zones.get(str(row["zone"]))
+        if zone is None:
+            errors.append(_ref_error("agencies", i, row, "zone"))
+            continue
+        agency, created = Agency.objects.update_or_create(
+            code=str(row["code"]),
+            defaults={
+                "name": row["name"],
+                "zone": zone,
+                "lat": row.get("lat"),
+                "lon": row.get("lon"),
+            },
+        )
+        agencies[agency.code] = agency
+        count("agencies", created)
+
+    subzones = {s.code: s for s in Subzone.objects.all()}
+    for i, row in enumerate(data.get("subzones") or []):
+        agency = agencies.get(str(row["agency"]))
+        if agency is None:
+            errors.append(_ref_error("subzones", i, row, "agency"))
+            continue
+        subzone, created = Subzone.objects.update_or_create(
+            code=str(row["code"]), defaults={"agency": agency, "name": row["name"]}
+        )
+        subzones[subzone.code] = subzone
+        count("subzones", created)
+
+    _load_quadrants(data.get("quadrants") or [], subzones, errors, result)
+
+    externals = {e.code: e for e in ExternalAgency.objects.all()}
+    for row in data.get("external_agencies") or []:
+        external, created = ExternalAgency.objects.update_or_create(
+            code=str(row["code"]), defaults={"name": row["name"]}
+        )
+        externals[external.code] = external
+        count("external_agencies", created)
+
+    for i, row in enumerate(data.get("officers") or []):
+        agency = agencies.get(str(row["agency"]))
+        external_code = row.get("external_agency")
+        external = externals.get(str(external_code)) if external_code else None
+        if agency is None:
+            errors.append(_ref_error("officers", i, row, "agency"))
+            continue
+        if external_code and external is None:
+            errors.append(_ref_error("officers", i, row, "external_agency"))
+            continue
+        missing = [s for s in row.get("subzones") or [] if str(s) not in subzones]
+        if missing:
+            errors.append(
+                _("officers[%(i)s] (code %(code)s): unknown subzone(s) %(codes)s")
+                % {"i": i, "code": row["code"], "codes": ", ".join(map(str, missing))}
+            )
+            continue
+        tramos = row.get("tramos") or []
+        if not all(isinstance(t, int) and t > 0 for t in tramos):
+            errors.append(
+                _("officers[%(i)s] (code %(code)s): tramos must be a list of tramo numbers")
+                % {"i": i, "code": row["code"]}
+            )
+            continue
+        user = _user_for(str(row["username"]), row["name"]) if row.get("username") else None
+        officer, created = Officer.objects.update_or_create(
+            code=str(row["code"]),
+            defaults={
+                "name": row["name"],
+                "agency": agency,
+                "external_agency": external,
+                "tramos": tramos,
+                "active": row.get("active", True),
+                **({"user": user} if user else {}),
+            },
+        )
+        officer.subzones.set([subzones[str(s)] for s in row.get("subzones") or []])
+        if user is not None:
+            role = Role.AGENCIA_EXTERNA if external else Role.ASESOR
+            staff_member_set_role(user=user, role=role, agency=agency, external_agency=external)
+        count("officers", created)
+
+    for i, row in enumerate(data.get("people") or []):
+        role = str(row["role"])
+        if role not in PEOPLE_ROLES:
+            errors.append(
+                _("people[%(i)s] (username %(u)s): role %(role)s is not one of %(roles)s")
+                % {
+                    "i": i,
+                    "u": row["username"],
+                    "role": role,
+                    "roles": ", ".join(sorted(PEOPLE_ROLES)),
+                }
+            )
+            continue
+        scope: dict[str, Any] = {}
+        if role == Role.JEFE_AGENCIA:
+            scope["agency"] = agencies.get(str(row.get("agency")))
+            if scope["agency"] is None:
+                errors.append(_ref_error("people", i, row, "agency", key="username"))
+                continue
+        if role == Role.JEFE_ZONAL:
+            scope["zone"] = zones.get(str(row.get("zone")))
+            if scope["zone"] is None:
+                errors.append(_ref_error("people", i, row, "zone", key="username"))
+                continue
+        if role == Role.AGENCIA_EXTERNA:
+            scope["external_agency"] = externals.get(str(row.get("external_agency")))
+            if scope["external_agency"] is None:
+                errors.append(_ref_error("people", i, row, "external_agency", key="username"))
+                continue
+        user = _user_for(str(row["username"]), row.get("name", ""))
+        existed = StaffMember.objects.filter(user=user).exists()
+        staff_member_set_role(user=user, role=role, **scope)
+        count("people", not existed)
+
+    if errors:
+        raise OrganisationError(errors)
+    return result
+
+
+def _load_quadrants(rows, subzones, errors, result) -> None:
+    """Quadrants can number tens of thousands: bulk insert the new, bulk update the rest."""
+    existing = {q.code: q for q in Quadrant.objects.all()}
+    new, changed = [], []
+    for i, row in enumerate(rows):
+        subzone = subzones.get(str(row["subzone"]))
+        if subzone is None:
+            errors.append(_ref_error("quadrants", i, row, "subzone"))
+            continue
+        values = {
+            "subzone": subzone,
+            "lat": float(row["lat"]),
+            "lon": float(row["lon"]),
+            "size_m": int(row.get("size_m") or 200),
+        }
+        quadrant = existing.get(str(row["code"]))
+        if quadrant is None:
+            new.append(Quadrant(code=str(row["code"]), **values))
+        elif any(getattr(quadrant, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(quadrant, k, v)
+            changed.append(quadrant)
+    Quadrant.objects.bulk_create(new, batch_size=2000)
+    Quadrant.objects.bulk_update(changed, ["subzone", "lat", "lon", "size_m"], batch_size=2000)
+    if new:
+        result.created["quadrants"] = len(new)
+    if changed:
+        result.updated["quadrants"] = len(changed)
+
+
+def _check_shape(data: dict[str, Any]) -> None:
+    errors = []
+    for section in data:
+        if section not in SECTIONS:
+            errors.append(_("%(section)s: unknown section") % {"section": section})
+    for section, required in SECTIONS.items():
+        rows = data.get(section) or []
+        if not isinstance(rows, list):
+            errors.append(_("%(section)s: must be a list") % {"section": section})
+            continue
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                errors.append(
+                    _("%(section)s[%(i)s]: must be a mapping") % {"section": section, "i": i}
+                )
+                continue
+            for key in required:
+                if row.get(key) in (None, ""):
+                    errors.append(
+                        _("%(section)s[%(i)s]: %(key)s is required")
+                        % {"section": section, "i": i, "key": key}
+                    )
+            if section == "quadrants":
+                for key in ("lat", "lon", "size_m"):
+                    value = row.get(key)
+                    if value is not None and not isinstance(value, (int, float)):
+                        errors.append(
+                            _("%(section)s[%(i)s]: %(key)s must be a number")
+                            % {"section": section, "i": i, "key": key}
+                        )
+    if errors:
+        raise OrganisationError(errors)
+
+
+def _ref_error(section: str, i: int, row: dict, ref: str, key: str = "code") -> str:
+    return _("%(section)s[%(i)s] (%(key)s %(code)s): unknown %(ref)s %(value)s") % {
+        "section": section,
+        "i": i,
+        "key": key,
+        "code": row.get(key),
+        "ref": ref,
+        "value": row.get(ref),
+    }

@@ -1,0 +1,171 @@
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from portfolio.exceptions import SnapshotError
+from portfolio.models import Address, Client, Credit, CreditPosition, SnapshotImport
+from portfolio.services import snapshot_import
+
+from .conftest import row, write_snapshot
+
+D1, D2 = date(2026, 11, 23), date(2026, 11, 24)
+
+
+def table_state():
+    """Everything the import writes, to compare before and after."""
+    return (
+        list(Client.objects.order_by("code").values()),
+        list(Credit.objects.order_by("code").values()),
+        list(Address.objects.order_by("id").values()),
+        list(CreditPosition.objects.order_by("business_date", "credit_id").values()),
+    )
+
+
+@pytest.fixture
+def two_clients(tmp_path, organisation):
+    rows = [
+        row(),
+        row(credit_code="CR2", days_past_due="40", overdue_installments="2", agency_code="AG01"),
+        row(
+            credit_code="CR3",
+            client_code="C2",
+            client_name="Juan Mamani Condori",
+            document_id="20123456789",
+            currency="USD",
+            agency_code="AG02",
+            days_past_due="0",
+            overdue_installments="0",
+            overdue_amount="0",
+            lat="",
+            lon="",
+            phone="",
+            quadrant_code="",
+        ),
+    ]
+    return write_snapshot(tmp_path / "d1.csv", rows)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_loads_clients_credits_positions(two_clients):
+    result = snapshot_import(source=two_clients, business_date=D1)
+    assert (result.rows, result.credits_new, result.clients_new) == (3, 3, 2)
+    rosa = Client.objects.get(code="C1")
+    assert rosa.name == "Rosa Quispe Mamani" and rosa.agency.code == "AG01"
+    assert rosa.credits.count() == 2
+    position = CreditPosition.objects.get(business_date=D1, credit__code="CR1")
+    assert position.principal_balance == Decimal("3200.50")
+    assert position.days_past_due == 12 and position.client_id == rosa.id
+    home = Address.objects.get(client=rosa, kind="home")
+    # No quadrant_code: the quadrant containing the coordinates.
+    assert home.quadrant.code == "Q0001" and home.subzone.code == "SZ01"
+    # No coordinates: the agency's first subzone by code.
+    juan_home = Address.objects.get(client__code="C2")
+    assert juan_home.quadrant is None and juan_home.subzone.code == "SZ10"
+    assert Credit.objects.get(code="CR3").currency == "USD"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_snapshot_twice_changes_nothing(two_clients):
+    snapshot_import(source=two_clients, business_date=D1)
+    before = table_state()
+    result = snapshot_import(source=two_clients, business_date=D1)
+    assert result.unchanged
+    assert table_state() == before
+    assert SnapshotImport.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_missing_credit_leaves_the_portfolio(two_clients, tmp_path):
+    snapshot_import(source=two_clients, business_date=D1)
+    next_day = write_snapshot(
+        tmp_path / "d2.csv", [row(days_past_due="13"), row(credit_code="CR3", client_code="C2")]
+    )
+    result = snapshot_import(source=next_day, business_date=D2)
+    assert result.credits_left == 1
+    assert Credit.objects.get(code="CR2").left_on == D2
+    assert Credit.objects.filter(left_on__isnull=True).count() == 2
+    assert CreditPosition.objects.filter(business_date=D2).count() == 2
+    assert CreditPosition.objects.filter(business_date=D1).count() == 3
+    assert CreditPosition.objects.get(business_date=D2, credit__code="CR1").days_past_due == 13
+    # The credit that came back re-enters the portfolio.
+    back = write_snapshot(tmp_path / "d3.csv", [row(), row(credit_code="CR2")])
+    snapshot_import(source=back, business_date=date(2026, 11, 25))
+    assert Credit.objects.get(code="CR2").left_on is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bad_rows_are_reported_by_line_and_nothing_loads(organisation, tmp_path):
+    good = write_snapshot(tmp_path / "good.csv", [row()])
+    snapshot_import(source=good, business_date=D1)
+    before = table_state()
+    bad = write_snapshot(
+        tmp_path / "bad.csv",
+        [
+            row(credit_code="CR10"),
+            row(credit_code="CR11", overdue_amount="12,50"),
+            row(credit_code="CR12", agency_code="AG99"),
+            row(credit_code="CR10", next_due_date="2026-02-30"),
+            row(credit_code="CR13", client_name="", currency="EUR"),
+            row(credit_code="CR14", overdue_installments="13"),
+        ],
+    )
+    with pytest.raises(SnapshotError) as error:
+        snapshot_import(source=bad, business_date=D2)
+    found = {(e.line, e.field) for e in error.value.errors}
+    assert found == {
+        (3, "overdue_amount"),
+        (4, "agency_code"),
+        (5, "credit_code"),
+        (5, "next_due_date"),
+        (6, "client_name"),
+        (6, "currency"),
+        (7, "overdue_installments"),
+    }
+    message = {str(e) for e in error.value.errors}
+    assert (
+        "line 4, agency_code: 'AG99' is not a known agency (load the organisation first)" in message
+    )
+    assert table_state() == before
+    assert not SnapshotImport.objects.filter(business_date=D2).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_missing_required_column_and_ragged_row(organisation, tmp_path):
+    path = write_snapshot(
+        tmp_path / "cols.csv", [row()], columns=["credit_code", "client_code", "currency"]
+    )
+    with pytest.raises(SnapshotError, match="missing required column"):
+        snapshot_import(source=path, business_date=D1)
+    ragged = write_snapshot(tmp_path / "ragged.csv", [row(), row(credit_code="CR2")])
+    text = ragged.read_text().splitlines()
+    text[2] += ",extra"
+    ragged.write_text("\n".join(text) + "\n")
+    with pytest.raises(SnapshotError) as error:
+        snapshot_import(source=ragged, business_date=D1)
+    assert [(e.line, e.message) for e in error.value.errors] == [
+        (3, "has more fields than the header")
+    ]
+    assert Credit.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_required_columns_is_enough(organisation, tmp_path):
+    required = [
+        "credit_code", "client_code", "client_name", "document_id", "product", "currency",
+        "disbursed_amount", "principal_balance", "overdue_amount", "overdue_installments",
+        "total_installments", "days_past_due", "agency_code",
+    ]  # fmt: skip
+    path = write_snapshot(tmp_path / "min.csv", [row()], columns=required)
+    snapshot_import(source=path, business_date=D1)
+    position = CreditPosition.objects.get()
+    assert position.next_due_date is None and position.late_interest == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_command_exits_non_zero_naming_the_line(organisation, tmp_path, capsys):
+    bad = write_snapshot(tmp_path / "bad.csv", [row(), row(credit_code="CR9", days_past_due="x")])
+    with pytest.raises(CommandError, match="nothing was loaded"):
+        call_command("import_snapshot", str(bad), "--date", "2026-11-24")
+    assert "line 3, days_past_due" in capsys.readouterr().err
