@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from collections_field import models
+
+
+class CaseHistoryInline(admin.TabularInline):
+    model = models.CaseHistory
+    extra = 0
+    can_delete = False
+    readonly_fields = [
+        "business_date", "at", "from_code", "to_code", "cause_kind", "cause", "officer_code", "by",
+        "reason",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+
+@admin.register(models.Case)
+class CaseAdmin(admin.ModelAdmin):
+    """Read-mostly: the engine moves cases; a manual move is the jefe's audited override."""
+
+    list_display = [
+        "client", "management_type", "classification", "action_code", "tramo", "officer", "status",
+    ]  # fmt: skip
+    list_filter = ["status", "management_type", "classification", "tramo"]
+    search_fields = ["client__code"]
+    raw_id_fields = ["client", "officer", "external_agency", "collection_address"]
+    inlines = [CaseHistoryInline]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.FieldResult)
+class FieldResultAdmin(admin.ModelAdmin):
+    list_display = ["client", "result_code", "occurred_at", "officer", "channel", "verified"]
+    list_filter = ["channel", "verified"]
+    search_fields = ["client__code", "uuid"]
+    raw_id_fields = ["client", "officer", "registered_by"]
+    show_full_result_count = False
