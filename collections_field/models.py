@@ -40,6 +40,11 @@ class Case(models.Model):
     promise_amount = models.DecimalField(
         _("promise amount"), max_digits=14, decimal_places=2, null=True, blank=True
     )
+    promise_made_at = models.DateTimeField(_("promise made at"), null=True, blank=True)
+    # A payment (PG) came after the promise was made: it is kept when its date passes.
+    promise_paid = models.BooleanField(_("promise paid"), default=False)
+    # The code at which TR (tramo exit by days) was last raised: raised once per stay.
+    tr_raised_at_code = models.CharField(max_length=10, blank=True)
     collection_address = models.ForeignKey(
         Address, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -151,3 +156,83 @@ class FieldResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.result_code} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class CaseEvent(models.Model):
+    """The day's ordered input of the transitions: results and detected events.
+
+    Written by the events step for a business date (delete-then-insert, so a
+    re-run is safe) and read by the transitions step in (at, rank) order.
+    """
+
+    class Kind(models.TextChoices):
+        RESULT = "result", _("Result")
+        EVENT = "event", _("Event")
+
+    business_date = models.DateField(_("business date"))
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    code = models.CharField(_("code"), max_length=10)
+    at = models.DateTimeField(_("at"))
+    rank = models.PositiveSmallIntegerField(default=0, help_text=_("order among equal times"))
+    seq = models.PositiveIntegerField(default=0, help_text=_("order within the case and date"))
+    result = models.ForeignKey(
+        FieldResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    officer_code = models.CharField(max_length=20, blank=True)
+    promise_date = models.DateField(null=True, blank=True)
+    applied = models.BooleanField(default=False)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["business_date", "seq"], name="case_event_date_seq")]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.code}"
+
+
+class CycleRun(models.Model):
+    """The run ledger: one row per business date, a step row per step."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    business_date = models.DateField(_("business date"), unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    strategy_version = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-business_date"]
+        verbose_name = _("cycle run")
+        verbose_name_plural = _("cycle runs")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.status}"
+
+
+class CycleStep(models.Model):
+    run = models.ForeignKey(CycleRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=30)
+    position = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=CycleRun.Status.choices)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0)
+    statements = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="cycle_step_unique")]
+        verbose_name = _("cycle step")
+        verbose_name_plural = _("cycle steps")
+
+    def __str__(self) -> str:
+        return f"{self.run.business_date} {self.name}"

@@ -21,6 +21,7 @@ class StrategyVersion(models.Model):
     )
     sha256 = models.CharField(max_length=64, help_text=_("hash of the canonical dump"))
     source = models.TextField(_("source file"), blank=True)
+    source_name = models.CharField(_("source file name"), max_length=255, blank=True)
     warnings = models.JSONField(_("validation warnings"), default=list, blank=True)
     # Sections whose full model arrives with the money rules (DOMAIN.md 6); kept
     # verbatim so load -> dump -> load is identical meanwhile.
@@ -65,6 +66,9 @@ class ManagementType(VersionedRow):
             models.UniqueConstraint(fields=["version", "code"], name="mtype_version_code")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
 
 class Tramo(VersionedRow):
     """A band of days past due; `to_day` null means open-ended (366+)."""
@@ -81,6 +85,9 @@ class Tramo(VersionedRow):
             models.UniqueConstraint(fields=["version", "type", "number"], name="tramo_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.type} tramo {self.number}"
+
 
 class Classification(VersionedRow):
     """CC table: client classification; `max_dpd` drives only the first one."""
@@ -95,6 +102,9 @@ class Classification(VersionedRow):
         constraints = [
             models.UniqueConstraint(fields=["version", "type", "code"], name="class_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.type}/{self.code} {self.name}"
 
 
 class ResultCode(VersionedRow):
@@ -113,6 +123,9 @@ class ResultCode(VersionedRow):
             models.UniqueConstraint(fields=["version", "type", "code"], name="result_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.type}/{self.code} {self.name}"
+
 
 class EventCode(VersionedRow):
     """What the system detected (60, 70, 80, 90, PG, LQ, CA, TR); shared by all types."""
@@ -122,6 +135,9 @@ class EventCode(VersionedRow):
 
     class Meta(VersionedRow.Meta):
         constraints = [models.UniqueConstraint(fields=["version", "code"], name="event_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
 
 
 class SuggestedAction(VersionedRow):
@@ -143,6 +159,9 @@ class SuggestedAction(VersionedRow):
             models.UniqueConstraint(fields=["version", "type", "code"], name="action_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.type}/{self.code}"
+
 
 class BasTransition(VersionedRow):
     """BAS table (Baja/Avance/Salto): (current code, result or event) -> next code."""
@@ -158,6 +177,9 @@ class BasTransition(VersionedRow):
                 fields=["version", "type", "from_code", "on_code"], name="bas_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.from_code} on {self.on_code} -> {self.to_code}"
 
 
 class ActionPlanItem(VersionedRow):
@@ -179,6 +201,9 @@ class ActionPlanItem(VersionedRow):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.type} tramo {self.tramo} #{self.order} {self.channel}"
+
 
 class EscalationLevel(VersionedRow):
     """Days after the window closed at which a red action reaches each level."""
@@ -190,3 +215,6 @@ class EscalationLevel(VersionedRow):
         constraints = [
             models.UniqueConstraint(fields=["version", "level"], name="escalation_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"level {self.level} after {self.after_days} days"

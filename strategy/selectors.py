@@ -1,0 +1,125 @@
+"""Reads of the strategy: the active version and the tables the engine looks up.
+
+Every reader takes the version explicitly, so a cycle that started on version N
+keeps reading N even if N+1 is published meanwhile.
+"""
+
+from decimal import Decimal
+
+from strategy.models import (
+    Classification,
+    ManagementType,
+    StrategyVersion,
+    SuggestedAction,
+    Tramo,
+)
+from strategy.schema import SECTIONS, StrategyDocument
+
+
+def active_strategy() -> StrategyVersion | None:
+    return StrategyVersion.objects.filter(is_active=True).first()
+
+
+def strategy_version(*, number: int) -> StrategyVersion | None:
+    return StrategyVersion.objects.filter(number=number).first()
+
+
+def strategy_document_for(version: StrategyVersion) -> StrategyDocument:
+    """The stored version as the plain document it was published from (file order)."""
+    rows = {}
+    for name, section in SECTIONS.items():
+        attrs = [spec.name for spec in section.specs]
+        values = section.model.objects.filter(version=version).order_by("position").values(*attrs)
+        rows[name] = [section.row(**row) for row in values]
+    return StrategyDocument(
+        name=version.name,
+        usd_rate=version.usd_rate,
+        refinancing_products=version.refinancing_products,
+        exoneration_limits=version.exoneration_limits,
+        commission_scheme=version.commission_scheme,
+        **rows,
+    )
+
+
+def bas_table_for(version: StrategyVersion) -> dict[tuple[str, str, str], str]:
+    """(management type, from code, result/event code) -> next code.
+
+    A pair missing from the table keeps the code (DOMAIN.md 3): callers use
+    `table.get(key, from_code)`.
+    """
+    return {
+        (type_, from_code, on_code): to_code
+        for type_, from_code, on_code, to_code in version_rows(version, "bas").values_list(
+            "type", "from_code", "on_code", "to_code"
+        )
+    }
+
+
+def version_rows(version: StrategyVersion, section: str):
+    """The rows of one section of a version, in file order."""
+    return SECTIONS[section].model.objects.filter(version=version).order_by("position")
+
+
+def opening_action_for(
+    version: StrategyVersion, *, type: str, classification: str, tramo: int
+) -> str | None:
+    """The code a new case opens at: the classification's visit-1 code of the tramo.
+
+    If the classification has none in that tramo, its visit-1 code of the highest
+    tramo below (a client first seen late still gets a real action); else None.
+    """
+    return (
+        SuggestedAction.objects.filter(
+            version=version, type=type, classification=classification, visit=1, tramo__lte=tramo
+        )
+        .order_by("-tramo", "position")
+        .values_list("code", flat=True)
+        .first()
+    )
+
+
+def management_type_for(version: StrategyVersion, *, exposure: Decimal) -> str | None:
+    """The first type whose max_exposure covers the client's total exposure in PEN (5.2.1)."""
+    for code, max_exposure in (
+        ManagementType.objects.filter(version=version)
+        .order_by("position")
+        .values_list("code", "max_exposure")
+    ):
+        if max_exposure is None or exposure <= max_exposure:
+            return code
+    return None
+
+
+def tramo_for(version: StrategyVersion, *, type: str, dpd: int) -> int | None:
+    """The tramo whose days hold `dpd`; None below the first tramo (e.g. B starts at day 8)."""
+    for number, from_day, to_day in (
+        Tramo.objects.filter(version=version, type=type)
+        .order_by("number")
+        .values_list("number", "from_day", "to_day")
+    ):
+        if from_day <= dpd and (to_day is None or dpd <= to_day):
+            return number
+    return None
+
+
+def initial_classification_for(version: StrategyVersion, *, type: str, dpd: int) -> str | None:
+    """The first classification by DPD (DOMAIN.md 3); afterwards only BAS rows move it."""
+    last = None
+    for code, max_dpd in (
+        Classification.objects.filter(version=version, type=type, campaign=False)
+        .order_by("position")
+        .values_list("code", "max_dpd")
+    ):
+        last = code
+        if max_dpd is None or dpd <= max_dpd:
+            return code
+    return last
+
+
+def written_template_names() -> frozenset[str]:
+    """Message and letter templates that exist, for the validator's warning.
+
+    No template store exists yet (notifications has no models), so every named
+    template gets the plain default text and a warning.
+    """
+    return frozenset()
