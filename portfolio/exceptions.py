@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
     """A business rule refused the operation; the message is for people."""
@@ -16,7 +18,7 @@ class SnapshotRowError:
     message: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "file"
+        where = _("line %(n)s") % {"n": self.line} if self.line else _("file")
         if self.field:
             where += f", {self.field}"
         return f"{where}: {self.message}"

@@ -9,6 +9,7 @@ it does not have to (see shared/PERFORMANCE.md).
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Role(models.TextChoices):
@@ -227,7 +228,7 @@ class Address(models.Model):
     """An address of the client or of a guarantor, with coordinates and quadrant."""
 
     class Kind(models.TextChoices):
-        HOME = "home", _("Home")
+        HOME = "home", pgettext_lazy("address kind", "Home")
         BUSINESS = "business", _("Business")
         WORK = "work", _("Work")
 
@@ -342,9 +343,18 @@ class Payment(models.Model):
     paid_at = models.DateTimeField(_("paid at"))
     installments = models.PositiveSmallIntegerField(_("installments covered"), default=0)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    # The business date of the cycle that took it in (null: waiting for a cycle).
+    applied_on = models.DateField(_("applied on"), null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["paid_at"], name="payment_paid_at")]
+        indexes = [
+            models.Index(fields=["paid_at"], name="payment_paid_at"),
+            models.Index(
+                fields=["paid_at"],
+                condition=models.Q(applied_on__isnull=True),
+                name="payment_pending",
+            ),
+        ]
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
 

@@ -29,6 +29,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portfolio.exceptions import SnapshotError, SnapshotRowError
 from portfolio.models import Agency, Quadrant, SnapshotImport
@@ -85,13 +86,13 @@ PATTERNS = {
     "lon": r"^-?[0-9]{1,3}(\.[0-9]{1,12})?$",
 }
 KIND_MESSAGES = {
-    "money": "is not an amount (digits, a decimal point, at most 2 decimals)",
-    "int": "is not a whole number of days",
-    "smallint": "is not a whole number",
-    "date": "is not a date (YYYY-MM-DD)",
-    "lat": "is not a latitude between -90 and 90",
-    "lon": "is not a longitude between -180 and 180",
-    "currency": "is not a currency (PEN or USD)",
+    "money": gettext_noop("is not an amount (digits, a decimal point, at most 2 decimals)"),
+    "int": gettext_noop("is not a whole number of days"),
+    "smallint": gettext_noop("is not a whole number"),
+    "date": gettext_noop("is not a date (YYYY-MM-DD)"),
+    "lat": gettext_noop("is not a latitude between -90 and 90"),
+    "lon": gettext_noop("is not a longitude between -180 and 180"),
+    "currency": gettext_noop("is not a currency (PEN or USD)"),
 }
 CURRENCIES = ("PEN", "USD")
 

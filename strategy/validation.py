@@ -83,9 +83,8 @@ class _Collector:
                 if key in raw:
                     parts.append(f"{key} {_plain(raw[key])}")
         line = self.lines.get(section, [])
-        where = "; ".join(
-            p for p in (", ".join(parts), f"line {line[index]}" if index < len(line) else "") if p
-        )
+        at_line = _("line %(n)s") % {"n": line[index]} if index < len(line) else ""
+        where = "; ".join(p for p in (", ".join(parts), at_line) if p)
         return f"{section}[{index}]" + (f" ({where})" if where else "")
 
 

@@ -33,3 +33,20 @@ def test_seed_demo_prints_a_login_per_role_that_works(client, capsys, settings, 
 def test_home_requires_login(client):
     response = client.get(reverse("home"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_pages_speak_peruvian_spanish_first(client):
+    spanish = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="es-PE").content.decode()
+    assert "Iniciar sesión" in spanish and 'lang="es-pe"' in spanish
+    english = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Sign in" in english
+
+
+def test_money_is_shown_as_soles():
+    from decimal import Decimal
+
+    from portfolio.templatetags.money import format_money
+
+    assert format_money(Decimal("1234.565")) == "S/ 1,234.57"
+    assert format_money(Decimal("-50"), "USD") == "-US$ 50.00"
