@@ -54,6 +54,8 @@ class Case(models.Model):
         _("overdue amount (PEN)"), max_digits=16, decimal_places=2, default=0
     )
     days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    # The tramo the current assignment was made for: a tramo jump reassigns at once.
+    assigned_tramo = models.PositiveSmallIntegerField(null=True, blank=True)
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     updated_for = models.DateField(_("last business date"), null=True, blank=True)

@@ -1,6 +1,9 @@
 import pytest
 from django.db import connection
 
+from portfolio.services import organisation_load
+from tests.support import ORGANISATION
+
 
 @pytest.fixture
 def on_postgres() -> bool:
@@ -13,3 +16,8 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture
+def organisation(db):
+    return organisation_load(document=ORGANISATION)

@@ -5,7 +5,7 @@ from portfolio.exceptions import OrganisationError
 from portfolio.models import Agency, Officer, Quadrant, Role, StaffMember, Subzone, Zone
 from portfolio.services import organisation_load
 
-from .conftest import ORGANISATION
+from tests.support import ORGANISATION
 
 
 @pytest.mark.django_db

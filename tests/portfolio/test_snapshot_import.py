@@ -8,7 +8,7 @@ from portfolio.exceptions import SnapshotError
 from portfolio.models import Address, Client, Credit, CreditPosition, SnapshotImport
 from portfolio.services import snapshot_import
 
-from .conftest import row, write_snapshot
+from tests.support import row, write_snapshot
 
 D1, D2 = date(2026, 11, 23), date(2026, 11, 24)
 

@@ -1,0 +1,214 @@
+"""The night in one place: the steps of DOMAIN.md section 4, each idempotent for its
+business date. A step's writes and its ledger row commit together, so a re-run
+after a crash skips what finished and redoes what did not; a finished date is
+never run twice. The command, the Celery task and the API all call `cycle_run`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_field.engine import sql
+from collections_field.engine.assignment import assign_cases
+from collections_field.engine.events import ALL_CLIENTS, Scope, derive_events
+from collections_field.engine.transitions import apply_transitions
+from collections_field.exceptions import CycleError
+from collections_field.models import CycleRun, CycleStep
+from portfolio.models import Agency, SnapshotImport
+from strategy.models import StrategyVersion
+from strategy.selectors import active_strategy
+
+
+@dataclass(frozen=True)
+class CycleContext:
+    business_date: date
+    version: StrategyVersion
+    previous_snapshot: date | None
+    month_start: bool
+
+
+def _events(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    return derive_events(
+        business_date=ctx.business_date,
+        version=ctx.version,
+        previous_snapshot=ctx.previous_snapshot,
+        scope=scope,
+    )
+
+
+def _transitions(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    return apply_transitions(business_date=ctx.business_date, version=ctx.version, scope=scope)
+
+
+def _assignment(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    return assign_cases(business_date=ctx.business_date, month_start=ctx.month_start, scope=scope)
+
+
+# Step 1 (ingest) is `import_snapshot`; later issues append plan, selection, lights.
+STEPS: list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]] = [
+    ("events", _events),
+    ("transitions", _transitions),
+    ("assignment", _assignment),
+]
+STEP_FUNCTIONS = dict(STEPS)
+
+Progress = Callable[[str, dict[str, int], float], None]
+
+
+def cycle_run(
+    *, business_date: date, distributed: bool = False, progress: Progress | None = None
+) -> CycleRun:
+    """Run (or finish) the cycle of a business date; a finished date is left as it is."""
+    run = _start(business_date)
+    if run.status == CycleRun.Status.DONE:
+        return run
+    ctx = cycle_context(run)
+    try:
+        for position, (name, _fn) in enumerate(STEPS):
+            if run.steps.filter(name=name, status=CycleRun.Status.DONE).exists():
+                continue
+            started = time.monotonic()
+            if distributed:
+                counts = _run_distributed(run, ctx, name, position)
+            else:
+                counts = cycle_step_run(run=run, ctx=ctx, name=name, position=position)
+            if progress:
+                progress(name, counts, time.monotonic() - started)
+    except Exception as exc:
+        CycleRun.objects.filter(pk=run.pk).update(
+            status=CycleRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    CycleRun.objects.filter(pk=run.pk).update(
+        status=CycleRun.Status.DONE, finished_at=timezone.now(), error=""
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _start(business_date: date) -> CycleRun:
+    if not SnapshotImport.objects.filter(business_date=business_date).exists():
+        raise CycleError(
+            _("no snapshot has been imported for %(date)s") % {"date": business_date.isoformat()}
+        )
+    run = CycleRun.objects.filter(business_date=business_date).first()
+    if run is None:
+        version = active_strategy()
+        if version is None:
+            raise CycleError(_("no strategy has been published"))
+        run, _created = CycleRun.objects.get_or_create(
+            business_date=business_date, defaults={"strategy_version": version.number}
+        )
+    elif run.status == CycleRun.Status.FAILED:
+        CycleRun.objects.filter(pk=run.pk).update(status=CycleRun.Status.RUNNING, error="")
+    return run
+
+
+def cycle_context(run: CycleRun) -> CycleContext:
+    """The facts a run works with, fixed at its start (the version it began on)."""
+    day = run.business_date
+    previous = (
+        SnapshotImport.objects.filter(business_date__lt=day)
+        .order_by("-business_date")
+        .values_list("business_date", flat=True)
+        .first()
+    )
+    month_start = not CycleRun.objects.filter(
+        business_date__lt=day,
+        business_date__gte=day.replace(day=1),
+        status=CycleRun.Status.DONE,
+    ).exists()
+    return CycleContext(
+        business_date=day,
+        version=StrategyVersion.objects.get(number=run.strategy_version),
+        previous_snapshot=previous,
+        month_start=month_start,
+    )
+
+
+def cycle_step_run(
+    *,
+    run: CycleRun,
+    ctx: CycleContext,
+    name: str,
+    position: int,
+    scope: Scope = ALL_CLIENTS,
+    ledger_name: str | None = None,
+) -> dict[str, int]:
+    """One step (or one chunk of it) and its ledger row, in one transaction."""
+    ledger_name = ledger_name or name
+    with transaction.atomic():
+        done = CycleStep.objects.select_for_update().filter(
+            run=run, name=ledger_name, status=CycleRun.Status.DONE
+        )
+        if done.exists():
+            return done.get().counts
+        started_at, started = timezone.now(), time.monotonic()
+        sql.ensure_sqlite_functions()
+        with sql.counting_statements() as counter:
+            counts = STEP_FUNCTIONS[name](ctx, scope)
+        CycleStep.objects.update_or_create(
+            run=run,
+            name=ledger_name,
+            defaults={
+                "position": position,
+                "status": CycleRun.Status.DONE,
+                "started_at": started_at,
+                "finished_at": timezone.now(),
+                "seconds": time.monotonic() - started,
+                "statements": counter.count,
+                "counts": counts,
+            },
+        )
+    return counts
+
+
+def _run_distributed(run: CycleRun, ctx: CycleContext, name: str, position: int) -> dict:
+    """Fan a step out to the workers by agency chunks and wait for all of them."""
+    from celery import group
+
+    from collections_field.tasks import cycle_chunk_task
+
+    agency_ids = list(Agency.objects.order_by("id").values_list("id", flat=True))
+    chunks = max(1, min(settings.SEMAFORO.get("CYCLE_CHUNKS", 4), len(agency_ids)))
+    parts = [agency_ids[i::chunks] for i in range(chunks)]
+    started_at, started = timezone.now(), time.monotonic()
+    results = (
+        group(
+            cycle_chunk_task.s(run.business_date.isoformat(), name, position, part, i)
+            for i, part in enumerate(parts)
+        )
+        .apply_async()
+        .get(disable_sync_subtasks=False)
+    )
+    counts: dict[str, int] = {}
+    for part_counts in results:
+        for key, value in part_counts.items():
+            counts[key] = counts.get(key, 0) + value
+    statements = sum(
+        CycleStep.objects.filter(run=run, name__startswith=f"{name}#").values_list(
+            "statements", flat=True
+        )
+    )
+    CycleStep.objects.update_or_create(
+        run=run,
+        name=name,
+        defaults={
+            "position": position,
+            "status": CycleRun.Status.DONE,
+            "started_at": started_at,
+            "finished_at": timezone.now(),
+            "seconds": time.monotonic() - started,
+            "statements": statements,
+            "counts": counts,
+        },
+    )
+    return counts

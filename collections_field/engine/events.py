@@ -1,0 +1,360 @@
+"""Step 2 of the night: open the new cases and derive the day's ordered items.
+
+The items of a business date D (`CaseEvent`) are everything the transitions
+step will apply, in the order it happened: registered results and payments
+before the end of D not yet taken in, and what the system detects from the
+snapshot of D against the previous one (DOMAIN.md 3 and 4):
+
+    PG  a payment of at least one installment (payments, or fewer overdue
+        installments in the snapshot; at most one per case and date)
+    70  cure: nothing overdue any more (the case closes)
+    80  rescheduling: a credit's number of installments changed
+    60  broken promise: a promise dated before D that no payment covered
+        (a candidate; the transitions step checks it against the case then)
+    TR  tramo exit by days (a candidate, checked against the tramo then)
+
+Event 90 (maximum visits) is raised by the transitions step itself, right after
+the visit that went beyond the tramo's maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection
+
+from collections_field.engine import sql
+from strategy.models import StrategyVersion
+
+# Order among items at the same instant: a payment is seen before the promise
+# it covers is judged, and both before the tramo exit by days.
+RANK = {"PG": 1, "70": 2, "80": 3, "60": 4, "TR": 5, "result": 6}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The clients a (chunk of a) step works on: all, or those of some agencies."""
+
+    agency_ids: tuple[int, ...] | None = None
+
+    def clients(self, alias: str) -> str:
+        """A SQL condition on a `portfolio_client` alias."""
+        if self.agency_ids is None:
+            return "1 = 1"
+        ids = ", ".join(str(int(i)) for i in self.agency_ids) or "NULL"
+        return f"{alias}.agency_id IN ({ids})"
+
+    def cases(self, alias: str) -> str:
+        """A SQL condition on a `collections_field_case` alias."""
+        if self.agency_ids is None:
+            return "1 = 1"
+        return (
+            f"{alias}.client_id IN (SELECT sc.id FROM portfolio_client sc "
+            f"WHERE {self.clients('sc')})"
+        )
+
+
+ALL_CLIENTS = Scope()
+
+
+def derive_events(
+    *,
+    business_date: date,
+    version: StrategyVersion,
+    previous_snapshot: date | None,
+    scope: Scope = ALL_CLIENTS,
+) -> dict[str, int]:
+    """Open and re-open cases, refresh their figures, and write D's items."""
+    day = business_date
+    start, end = sql.start_of(day), sql.end_of(day)
+    rate = float(version.usd_rate)
+    counts: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        sql.create_temp(
+            cursor,
+            "engine_client",
+            "SELECT p.client_id, "
+            "sum(CASE WHEN k.currency = 'USD' THEN p.principal_balance * %s "
+            "ELSE p.principal_balance END) AS exposure, "
+            "sum(CASE WHEN k.currency = 'USD' THEN p.overdue_amount * %s "
+            "ELSE p.overdue_amount END) AS overdue, "
+            "max(p.days_past_due) AS max_dpd, sum(p.overdue_installments) AS overdue_inst "
+            "FROM portfolio_creditposition p JOIN portfolio_credit k ON k.id = p.credit_id "
+            "JOIN portfolio_client cl ON cl.id = p.client_id "
+            f"WHERE p.business_date = %s AND {scope.clients('cl')} GROUP BY p.client_id",
+            [rate, rate, day],
+        )
+        cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
+
+        counts.update(_open_cases(cursor, day, version))
+
+        # Figures of the day for every open case (only rows that changed are written).
+        cursor.execute(
+            "UPDATE collections_field_case AS c SET exposure = coalesce(ec.exposure, 0), "
+            "overdue_amount = coalesce(ec.overdue, 0), days_past_due = coalesce(ec.max_dpd, 0), "
+            "updated_for = %s FROM collections_field_case c2 "
+            "LEFT JOIN engine_client ec ON ec.client_id = c2.client_id "
+            f"WHERE c2.id = c.id AND c.status <> 'closed' AND {scope.cases('c')} AND ("
+            "c.exposure IS DISTINCT FROM coalesce(ec.exposure, 0) "
+            "OR c.overdue_amount IS DISTINCT FROM coalesce(ec.overdue, 0) "
+            "OR c.days_past_due IS DISTINCT FROM coalesce(ec.max_dpd, 0))",
+            [day],
+        )
+        # Phone collection is over: back to the field at the same code (5.2.13).
+        cursor.execute(
+            "UPDATE collections_field_case AS c SET status = 'active', phone_until = NULL "
+            f"WHERE c.status = 'phone' AND c.phone_until < %s AND {scope.cases('c')}",
+            [day],
+        )
+
+        cursor.execute(
+            "DELETE FROM collections_field_caseevent WHERE business_date = %s AND case_id IN "
+            f"(SELECT c.id FROM collections_field_case c WHERE {scope.cases('c')})",
+            [day],
+        )
+        insert = (
+            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
+            "rank, seq, result_id, officer_code, promise_date, applied, detail) "
+        )
+        open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
+
+        # Registered results, in the order they happened.
+        cursor.execute(
+            insert + f"SELECT %s, c.id, 'result', r.result_code, r.occurred_at, {RANK['result']}, "
+            "0, r.id, coalesce(o.code, ''), r.promise_date, false, r.channel "
+            "FROM collections_field_fieldresult r "
+            "JOIN collections_field_case c ON c.client_id = r.client_id "
+            "LEFT JOIN portfolio_officer o ON o.id = r.officer_id "
+            f"WHERE r.applied_on IS NULL AND r.occurred_at < %s AND {open_case}",
+            [day, end],
+        )
+        counts["results"] = cursor.rowcount
+
+        # PG: the first payment of at least one installment, from core banking's
+        # payments or, when none explain it, from the snapshot's fewer overdue installments.
+        pieces, params = [], []
+        pieces.append(
+            "SELECT c.id AS case_id, pay.paid_at AS at FROM portfolio_payment pay "
+            "JOIN portfolio_credit k ON k.id = pay.credit_id "
+            "JOIN collections_field_case c ON c.client_id = k.client_id "
+            f"WHERE pay.applied_on IS NULL AND pay.paid_at < %s AND pay.installments >= 1 "
+            f"AND {open_case}"
+        )
+        params.append(end)
+        if previous_snapshot is not None:
+            sql.create_temp(
+                cursor,
+                "engine_paid",
+                "SELECT d.client_id, "
+                f"sum({sql.greatest('pp.overdue_installments - d.overdue_installments', '0')}) "
+                "AS paid, max(CASE WHEN pp.total_installments <> d.total_installments "
+                "THEN 1 ELSE 0 END) AS rescheduled "
+                "FROM portfolio_creditposition d JOIN portfolio_creditposition pp "
+                "ON pp.credit_id = d.credit_id AND pp.business_date = %s "
+                "JOIN collections_field_case c ON c.client_id = d.client_id "
+                f"WHERE d.business_date = %s AND {open_case} GROUP BY d.client_id",
+                [previous_snapshot, day],
+            )
+            pieces.append(
+                "SELECT c.id, %s FROM engine_paid ep "
+                "JOIN collections_field_case c ON c.client_id = ep.client_id "
+                f"WHERE ep.paid > 0 AND {open_case} AND NOT EXISTS ("
+                "SELECT 1 FROM portfolio_payment pay JOIN portfolio_credit k "
+                "ON k.id = pay.credit_id WHERE k.client_id = ep.client_id "
+                "AND pay.installments >= 1 AND pay.paid_at >= %s AND pay.paid_at < %s)"
+            )
+            params += [start, sql.start_of(previous_snapshot), start]
+            cursor.execute(
+                insert + f"SELECT %s, c.id, 'event', '80', %s, {RANK['80']}, 0, NULL, '', "
+                "NULL, false, 'rescheduled' FROM engine_paid ep "
+                "JOIN collections_field_case c ON c.client_id = ep.client_id "
+                f"WHERE ep.rescheduled = 1 AND {open_case}",
+                [day, start],
+            )
+            counts["80"] = cursor.rowcount
+        cursor.execute(
+            insert + f"SELECT %s, pg.case_id, 'event', 'PG', min(pg.at), {RANK['PG']}, 0, NULL, "
+            "'', NULL, false, '' FROM (" + " UNION ALL ".join(pieces) + ") pg GROUP BY pg.case_id",
+            [day, *params],
+        )
+        counts["PG"] = cursor.rowcount
+
+        # 70: nothing overdue in the snapshot (or no credit left in it), or the
+        # day's payments covered every overdue installment.
+        cursor.execute(
+            insert + f"SELECT %s, c.id, 'event', '70', %s, {RANK['70']}, 0, NULL, '', NULL, "
+            "false, 'snapshot' FROM collections_field_case c "
+            "LEFT JOIN engine_client ec ON ec.client_id = c.client_id "
+            f"WHERE {open_case} AND coalesce(ec.max_dpd, 0) = 0",
+            [day, start],
+        )
+        counts["70"] = cursor.rowcount
+        cursor.execute(
+            insert + f"SELECT %s, c.id, 'event', '70', max(pay.paid_at), {RANK['70']}, 0, NULL, "
+            "'', NULL, false, 'payments' FROM portfolio_payment pay "
+            "JOIN portfolio_credit k ON k.id = pay.credit_id "
+            "JOIN collections_field_case c ON c.client_id = k.client_id "
+            "JOIN engine_client ec ON ec.client_id = c.client_id "
+            f"WHERE pay.applied_on IS NULL AND pay.paid_at >= %s AND pay.paid_at < %s "
+            f"AND {open_case} AND ec.max_dpd > 0 "
+            "GROUP BY c.id, ec.overdue_inst HAVING sum(pay.installments) >= ec.overdue_inst",
+            [day, start, end],
+        )
+        counts["70"] += cursor.rowcount
+
+        # 60 candidates: the case's open promise, and promises made in the window.
+        cursor.execute(
+            insert
+            + f"SELECT %s, c.id, 'event', '60', {sql.lima_midnight_after('c.promise_date')}, "
+            f"{RANK['60']}, 0, NULL, '', c.promise_date, false, '' "
+            "FROM collections_field_case c "
+            f"WHERE {open_case} AND c.promise_date IS NOT NULL AND c.promise_date < %s",
+            [day, day],
+        )
+        cursor.execute(
+            insert + f"SELECT %s, e.case_id, 'event', '60', "
+            f"{sql.lima_midnight_after('e.promise_date')}, {RANK['60']}, 0, NULL, '', "
+            "e.promise_date, false, '' FROM collections_field_caseevent e "
+            "WHERE e.business_date = %s AND e.kind = 'result' AND e.promise_date IS NOT NULL "
+            "AND e.promise_date < %s",
+            [day, day, day],
+        )
+        # TR candidates: every open case whose days past due exceed some tramo's end.
+        cursor.execute(
+            insert + f"SELECT %s, c.id, 'event', 'TR', %s, {RANK['TR']}, 0, NULL, '', NULL, "
+            "false, '' FROM collections_field_case c WHERE "
+            f"{open_case} AND c.days_past_due > (SELECT min(t.to_day) FROM strategy_tramo t "
+            "WHERE t.version_id = %s AND t.type = c.management_type)",
+            [day, start, version.pk],
+        )
+
+        # The order of each case's items: by time, then rank, then arrival.
+        sql.create_temp(
+            cursor,
+            "engine_seq",
+            "SELECT e.id, row_number() OVER (PARTITION BY e.case_id "
+            "ORDER BY e.at, e.rank, e.id) AS seq FROM collections_field_caseevent e "
+            f"JOIN collections_field_case c ON c.id = e.case_id "
+            f"WHERE e.business_date = %s AND {scope.cases('c')}",
+            [day],
+        )
+        cursor.execute(
+            "UPDATE collections_field_caseevent AS e SET seq = s.seq FROM engine_seq s "
+            "WHERE s.id = e.id"
+        )
+        cursor.execute(
+            "SELECT count(*) FROM collections_field_caseevent e "
+            f"JOIN collections_field_case c ON c.id = e.case_id "
+            f"WHERE e.business_date = %s AND {scope.cases('c')}",
+            [day],
+        )
+        counts["items"] = cursor.fetchone()[0]
+
+        # Taken in: later cycles will not see these again.
+        cursor.execute(
+            "UPDATE collections_field_fieldresult AS r SET applied_on = %s "
+            "WHERE r.applied_on IS NULL AND r.occurred_at < %s AND r.client_id IN "
+            f"(SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')})",
+            [day, end],
+        )
+        cursor.execute(
+            "UPDATE portfolio_payment AS pay SET applied_on = %s "
+            "WHERE pay.applied_on IS NULL AND pay.paid_at < %s AND pay.credit_id IN "
+            "(SELECT k.id FROM portfolio_credit k JOIN portfolio_client cl "
+            f"ON cl.id = k.client_id WHERE {scope.clients('cl')})",
+            [day, end],
+        )
+        sql.drop_temp(cursor, "engine_client", "engine_paid", "engine_open", "engine_seq")
+    return counts
+
+
+def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
+    """New delinquent clients open a case at their classification and tramo, visit 1;
+    a returning client re-opens with the classification it left with (Caso 1: C11).
+
+    The set-based twin of `strategy.selectors.opening_action_for`.
+    """
+    v = version.pk
+    sql.create_temp(
+        cursor,
+        "engine_open",
+        "SELECT ec.client_id, ec.max_dpd, ec.exposure, c.id AS case_id, "
+        "c.classification AS kept_classification, c.action_code AS prev_code, "
+        "(SELECT m.code FROM strategy_managementtype m WHERE m.version_id = %s AND "
+        "(m.max_exposure IS NULL OR ec.exposure <= m.max_exposure) "
+        "ORDER BY m.position LIMIT 1) AS type, "
+        "CAST(NULL AS integer) AS tramo, CAST(NULL AS varchar(10)) AS classification, "
+        "CAST(NULL AS varchar(10)) AS action_code "
+        "FROM engine_client ec "
+        "LEFT JOIN collections_field_case c ON c.client_id = ec.client_id "
+        "WHERE ec.max_dpd > 0 AND (c.id IS NULL OR c.status = 'closed')",
+        [v],
+    )
+    cursor.execute(
+        "UPDATE engine_open SET tramo = (SELECT t.number FROM strategy_tramo t "
+        "WHERE t.version_id = %s AND t.type = engine_open.type "
+        "AND t.from_day <= engine_open.max_dpd "
+        "AND (t.to_day IS NULL OR engine_open.max_dpd <= t.to_day) ORDER BY t.number LIMIT 1)",
+        [v],
+    )
+    cursor.execute(
+        "UPDATE engine_open SET classification = coalesce("
+        "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
+        "AND k.type = engine_open.type AND k.code = engine_open.kept_classification), "
+        "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
+        "AND k.type = engine_open.type AND k.campaign = false "
+        "AND (k.max_dpd IS NULL OR engine_open.max_dpd <= k.max_dpd) "
+        "ORDER BY k.position LIMIT 1), "
+        "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
+        "AND k.type = engine_open.type AND k.campaign = false ORDER BY k.position DESC LIMIT 1)) "
+        "WHERE tramo IS NOT NULL",
+        [v, v, v],
+    )
+    cursor.execute(
+        "UPDATE engine_open SET action_code = (SELECT a.code FROM strategy_suggestedaction a "
+        "WHERE a.version_id = %s AND a.type = engine_open.type "
+        "AND a.classification = engine_open.classification AND a.visit = 1 "
+        "AND a.tramo <= engine_open.tramo ORDER BY a.tramo DESC, a.position LIMIT 1) "
+        "WHERE tramo IS NOT NULL",
+        [v],
+    )
+    start = sql.start_of(day)
+    cursor.execute(
+        "INSERT INTO collections_field_case (client_id, management_type, classification, "
+        "action_code, tramo, visits_in_tramo, status, promise_paid, tr_raised_at_code, "
+        "exposure, overdue_amount, days_past_due, opened_on, updated_for, "
+        "collection_address_id) "
+        "SELECT eo.client_id, eo.type, eo.classification, eo.action_code, a.tramo, 0, "
+        "'active', false, '', eo.exposure, 0, eo.max_dpd, %s, %s, "
+        "(SELECT ad.id FROM portfolio_address ad WHERE ad.client_id = eo.client_id "
+        "AND ad.kind = 'home' AND ad.guarantor_id IS NULL) "
+        "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
+        "AND a.type = eo.type AND a.code = eo.action_code WHERE eo.case_id IS NULL",
+        [day, day, v],
+    )
+    opened = cursor.rowcount
+    cursor.execute(
+        "UPDATE collections_field_case AS c SET management_type = eo.type, "
+        "classification = eo.classification, action_code = eo.action_code, tramo = a.tramo, "
+        "visits_in_tramo = 0, status = 'active', phone_until = NULL, promise_date = NULL, "
+        "promise_amount = NULL, promise_made_at = NULL, promise_paid = false, "
+        "tr_raised_at_code = '', opened_on = %s, closed_on = NULL, assigned_tramo = NULL "
+        "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
+        "AND a.type = eo.type AND a.code = eo.action_code WHERE c.id = eo.case_id",
+        [day, v],
+    )
+    reopened = cursor.rowcount
+    cursor.execute(
+        "INSERT INTO collections_field_casehistory (case_id, business_date, at, seq, from_code, "
+        "to_code, from_classification, to_classification, cause_kind, cause, officer_code, "
+        "reason, strategy_version) "
+        "SELECT c.id, %s, %s, 0, coalesce(eo.prev_code, ''), eo.action_code, "
+        "coalesce(eo.kept_classification, ''), eo.classification, 'open', "
+        "CASE WHEN eo.case_id IS NULL THEN 'open' ELSE 'reopen' END, '', '', %s "
+        "FROM engine_open eo JOIN collections_field_case c ON c.client_id = eo.client_id "
+        "WHERE eo.action_code IS NOT NULL",
+        [day, start, version.number],
+    )
+    cursor.execute("SELECT count(*) FROM engine_open WHERE action_code IS NULL")
+    return {"opened": opened, "reopened": reopened, "not_openable": cursor.fetchone()[0]}

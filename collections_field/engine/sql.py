@@ -1,0 +1,99 @@
+"""The few places where PostgreSQL and SQLite spell a statement differently.
+
+Every engine step is a fixed list of statements over all cases; these helpers
+keep one text of each statement for both databases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+
+LIMA = ZoneInfo("America/Lima")
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def start_of(day: date) -> datetime:
+    """00:00 of a business date in Lima, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=LIMA)
+
+
+def end_of(day: date) -> datetime:
+    return start_of(day + timedelta(days=1))
+
+
+def lima_midnight_after(date_sql: str) -> str:
+    """SQL for 00:00 Lima of the day after a date column (Lima is UTC-5, no DST since 1994)."""
+    if is_postgres():
+        return f"(({date_sql} + 1)::timestamp AT TIME ZONE 'America/Lima')"
+    return f"datetime({date_sql}, '+1 day', '+5 hours')"
+
+
+def date_plus(date_sql: str, days_sql: str) -> str:
+    if is_postgres():
+        return f"({date_sql}::date + ({days_sql})::int)"
+    return f"date({date_sql}, '+' || ({days_sql}) || ' days')"
+
+
+def greatest(a: str, b: str) -> str:
+    return f"greatest({a}, {b})" if is_postgres() else f"max({a}, {b})"
+
+
+def true() -> str:
+    return "true" if is_postgres() else "1"
+
+
+def false() -> str:
+    return "false" if is_postgres() else "0"
+
+
+def create_temp(cursor, name: str, select_sql: str, params: Sequence = ()) -> None:
+    """A temporary table for the current transaction (PostgreSQL drops it at commit)."""
+    if is_postgres():
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select_sql}", params)
+        cursor.execute(f"ANALYZE {name}")
+    else:
+        cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        cursor.execute(f"CREATE TEMP TABLE {name} AS {select_sql}", params)
+
+
+def drop_temp(cursor, *names: str) -> None:
+    """SQLite keeps temporary tables for the connection's life: drop them after a step."""
+    if not is_postgres():
+        for name in names:
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def ensure_sqlite_functions() -> None:
+    if not is_postgres():
+        connection.ensure_connection()
+        raw = connection.connection
+        raw.create_function("cos", 1, math.cos, deterministic=True)
+        raw.create_function("radians", 1, math.radians, deterministic=True)
+
+
+class StatementCounter:
+    """Counts the SQL statements a step sends (the bench and a test read it)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+@contextmanager
+def counting_statements() -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    with connection.execute_wrapper(counter):
+        yield counter

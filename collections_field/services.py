@@ -1,0 +1,201 @@
+"""Writes of the collections work: results from the field, payments from core banking.
+
+The night's engine lives in `engine/` (its entry point is re-exported here).
+Both registrations are idempotent by the caller's key (`uuid`, `reference`): a
+phone that retries on a bad connection, or core banking resending a file, never
+records anything twice, and gets the first answer back.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid as uuid_lib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from collections_field.engine.cycle import cycle_run
+from collections_field.engine.sql import LIMA
+from collections_field.exceptions import InvalidInput, NotFound
+from collections_field.models import Case, FieldResult
+from portfolio.models import Address, Client, Credit, Officer, Payment
+from strategy.models import ResultCode
+from strategy.selectors import active_strategy
+
+__all__ = ["cycle_run", "payment_register", "result_register"]
+
+# Ley 29571 art. 62: no collection visits or calls 20:00-07:00, weekends, holidays.
+ALLOWED_FROM, ALLOWED_TO = time(7, 0), time(20, 0)
+
+
+@dataclass(frozen=True)
+class Registered:
+    obj: FieldResult | Payment
+    created: bool
+
+
+def result_register(
+    *,
+    uuid: uuid_lib.UUID | str,
+    client_code: str,
+    result_code: str,
+    occurred_at: datetime,
+    officer_code: str | None = None,
+    channel: str = FieldResult.ChannelKind.VISIT,
+    promise_date: date | None = None,
+    promise_amount: Decimal | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    address_kind: str = "",
+    notes: str = "",
+    by: AbstractBaseUser | None = None,
+) -> Registered:
+    """Record a visit, call or inbound contact; the next cycle applies it (BAS)."""
+    key = uuid_lib.UUID(str(uuid))
+    existing = FieldResult.objects.filter(uuid=key).first()
+    if existing is not None:
+        return Registered(existing, False)
+    client = Client.objects.filter(code=client_code).first()
+    if client is None:
+        raise NotFound(_("client %(code)s does not exist") % {"code": client_code})
+    if channel not in FieldResult.ChannelKind.values:
+        raise InvalidInput(_("channel must be visit, call or inbound"), "channel")
+    if timezone.is_naive(occurred_at):
+        raise InvalidInput(_("occurred_at needs a time zone"), "occurred_at")
+    code = _result_code(client, result_code)
+    if code.promise:
+        if promise_date is None:
+            raise InvalidInput(_("a payment promise needs its date"), "promise_date")
+        if promise_date < occurred_at.astimezone(LIMA).date():
+            raise InvalidInput(_("the promise date is before the result"), "promise_date")
+    officer = None
+    if officer_code:
+        officer = Officer.objects.filter(code=officer_code).first()
+        if officer is None:
+            raise InvalidInput(_("officer %(code)s does not exist") % {"code": officer_code},
+                               "officer_code")  # fmt: skip
+    verified, flags = _verify(client, occurred_at, channel, lat, lon, address_kind)
+    try:
+        with transaction.atomic():
+            result = FieldResult.objects.create(
+                uuid=key,
+                client=client,
+                result_code=code.code,
+                occurred_at=occurred_at,
+                officer=officer,
+                channel=channel,
+                promise_date=promise_date if code.promise else None,
+                promise_amount=promise_amount if code.promise else None,
+                lat=lat,
+                lon=lon,
+                address_kind=address_kind,
+                notes=notes,
+                verified=verified,
+                flags=flags,
+                registered_by=by,
+            )
+    except IntegrityError:  # the same uuid raced in: the first one stands
+        return Registered(FieldResult.objects.get(uuid=key), False)
+    return Registered(result, True)
+
+
+def _result_code(client: Client, code: str) -> ResultCode:
+    """The code must exist for the client's management type (any type before a case)."""
+    version = active_strategy()
+    if version is None:
+        raise InvalidInput(_("no strategy has been published"), "result_code")
+    codes = ResultCode.objects.filter(version=version, code=str(code))
+    case_type = Case.objects.filter(client=client).values_list("management_type", flat=True)
+    if case_type:
+        codes = codes.filter(type=case_type[0])
+    found = codes.first()
+    if found is None:
+        raise InvalidInput(
+            _("result code %(code)s does not exist for this client's management type")
+            % {"code": code},
+            "result_code",
+        )
+    return found
+
+
+def _verify(client, occurred_at, channel, lat, lon, address_kind) -> tuple[bool, list[str]]:
+    """A visit counts as done at an address only within the radius (Kobra); a contact
+    outside the allowed hours is kept but flagged for the jefe de agencia."""
+    flags = []
+    local = occurred_at.astimezone(LIMA)
+    if channel != FieldResult.ChannelKind.INBOUND and (
+        local.weekday() >= 5 or not ALLOWED_FROM <= local.time() < ALLOWED_TO
+    ):
+        flags.append("off_hours")
+    if channel != FieldResult.ChannelKind.VISIT:
+        return True, flags
+    if lat is None or lon is None:
+        flags.append("no_gps")
+        return False, flags
+    address = _visited_address(client, address_kind)
+    if address is None or address.lat is None or address.lon is None:
+        flags.append("no_address_point")
+        return False, flags
+    if _metres(lat, lon, address.lat, address.lon) > settings.SEMAFORO["VISIT_RADIUS_M"]:
+        flags.append("off_radius")
+        return False, flags
+    return True, flags
+
+
+def _visited_address(client: Client, kind: str) -> Address | None:
+    addresses = Address.objects.filter(client=client, guarantor__isnull=True)
+    if kind:
+        return addresses.filter(kind=kind).first()
+    case = Case.objects.filter(client=client).select_related("collection_address").first()
+    if case is not None and case.collection_address is not None:
+        return case.collection_address
+    return addresses.filter(kind=Address.Kind.HOME).first()
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance; plenty for a 150 m radius."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(a))
+
+
+def payment_register(
+    *,
+    reference: str,
+    credit_code: str,
+    amount: Decimal,
+    paid_at: datetime,
+    installments: int,
+) -> Registered:
+    """A payment from core banking; the next cycle raises PG (and 70 if it cures)."""
+    existing = Payment.objects.filter(reference=reference).first()
+    if existing is not None:
+        return Registered(existing, False)
+    credit = Credit.objects.filter(code=credit_code).first()
+    if credit is None:
+        raise NotFound(_("credit %(code)s does not exist") % {"code": credit_code})
+    if amount is None or Decimal(amount) <= 0:
+        raise InvalidInput(_("the amount must be greater than zero"), "amount")
+    if installments is None or int(installments) < 0:
+        raise InvalidInput(_("installments must be zero or more"), "installments")
+    if timezone.is_naive(paid_at):
+        raise InvalidInput(_("paid_at needs a time zone"), "paid_at")
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                reference=reference,
+                credit=credit,
+                amount=Decimal(amount),
+                paid_at=paid_at,
+                installments=int(installments),
+            )
+    except IntegrityError:
+        return Registered(Payment.objects.get(reference=reference), False)
+    return Registered(payment, True)
