@@ -4,7 +4,6 @@ from django.core.management import CommandError, call_command
 from portfolio.exceptions import OrganisationError
 from portfolio.models import Agency, Officer, Quadrant, Role, StaffMember, Subzone, Zone
 from portfolio.services import organisation_load
-
 from tests.support import ORGANISATION
 
 

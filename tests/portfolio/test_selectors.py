@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 
 from portfolio.selectors import clients_visible_to, portfolio_summary
 from portfolio.services import snapshot_import
-
 from tests.support import row, write_snapshot
 
 

@@ -7,7 +7,6 @@ from django.core.management import CommandError, call_command
 from portfolio.exceptions import SnapshotError
 from portfolio.models import Address, Client, Credit, CreditPosition, SnapshotImport
 from portfolio.services import snapshot_import
-
 from tests.support import row, write_snapshot
 
 D1, D2 = date(2026, 11, 23), date(2026, 11, 24)
