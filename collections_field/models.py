@@ -43,8 +43,6 @@ class Case(models.Model):
     promise_made_at = models.DateTimeField(_("promise made at"), null=True, blank=True)
     # A payment (PG) came after the promise was made: it is kept when its date passes.
     promise_paid = models.BooleanField(_("promise paid"), default=False)
-    # The code at which TR (tramo exit by days) was last raised: raised once per stay.
-    tr_raised_at_code = models.CharField(max_length=10, blank=True)
     collection_address = models.ForeignKey(
         Address, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -183,6 +181,8 @@ class CaseEvent(models.Model):
     )
     officer_code = models.CharField(max_length=20, blank=True)
     promise_date = models.DateField(null=True, blank=True)
+    # TR candidates: the days past due at the previous cycle (TR needs a crossing).
+    previous_dpd = models.PositiveIntegerField(null=True, blank=True)
     applied = models.BooleanField(default=False)
     detail = models.CharField(max_length=200, blank=True)
 

@@ -83,7 +83,7 @@ def assign_cases(
             "LEFT JOIN portfolio_officer o ON o.id = a.new_officer "
             "LEFT JOIN portfolio_officer old ON old.id = a.old_officer "
             "WHERE a.new_officer IS NOT NULL AND a.new_officer IS DISTINCT FROM a.old_officer",
-            [day, sql.start_of(day)],
+            [day, sql.ts(sql.start_of(day))],
         )
         reassigned = cursor.rowcount
         cursor.execute(

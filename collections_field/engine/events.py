@@ -67,7 +67,7 @@ def derive_events(
 ) -> dict[str, int]:
     """Open and re-open cases, refresh their figures, and write D's items."""
     day = business_date
-    start, end = sql.start_of(day), sql.end_of(day)
+    start, end = sql.ts(sql.start_of(day)), sql.ts(sql.end_of(day))
     rate = float(version.usd_rate)
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
@@ -89,6 +89,30 @@ def derive_events(
 
         counts.update(_open_cases(cursor, day, version))
 
+        cursor.execute(
+            "DELETE FROM collections_field_caseevent WHERE business_date = %s AND case_id IN "
+            f"(SELECT c.id FROM collections_field_case c WHERE {scope.cases('c')})",
+            [day],
+        )
+        insert = (
+            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
+            "rank, seq, result_id, officer_code, promise_date, applied, detail) "
+        )
+        open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
+
+        # TR candidates, before today's figures overwrite yesterday's: a case whose
+        # days past due now exceed some tramo's end (the crossing is checked then).
+        cursor.execute(
+            insert.replace("detail)", "detail, previous_dpd)")
+            + f"SELECT %s, c.id, 'event', 'TR', %s, {RANK['TR']}, 0, NULL, '', NULL, "
+            "false, '', c.days_past_due FROM collections_field_case c "
+            "JOIN engine_client ec ON ec.client_id = c.client_id "
+            f"WHERE {open_case} AND c.opened_on < %s AND ec.max_dpd > (SELECT min(t.to_day) "
+            "FROM strategy_tramo t WHERE t.version_id = %s AND t.type = c.management_type)",
+            [day, start, day, version.pk],
+        )
+        counts["TR"] = cursor.rowcount
+
         # Figures of the day for every open case (only rows that changed are written).
         cursor.execute(
             "UPDATE collections_field_case AS c SET exposure = coalesce(ec.exposure, 0), "
@@ -107,17 +131,6 @@ def derive_events(
             f"WHERE c.status = 'phone' AND c.phone_until < %s AND {scope.cases('c')}",
             [day],
         )
-
-        cursor.execute(
-            "DELETE FROM collections_field_caseevent WHERE business_date = %s AND case_id IN "
-            f"(SELECT c.id FROM collections_field_case c WHERE {scope.cases('c')})",
-            [day],
-        )
-        insert = (
-            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
-            "rank, seq, result_id, officer_code, promise_date, applied, detail) "
-        )
-        open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
 
         # Registered results, in the order they happened.
         cursor.execute(
@@ -164,7 +177,7 @@ def derive_events(
                 "ON k.id = pay.credit_id WHERE k.client_id = ep.client_id "
                 "AND pay.installments >= 1 AND pay.paid_at >= %s AND pay.paid_at < %s)"
             )
-            params += [start, sql.start_of(previous_snapshot), start]
+            params += [start, sql.ts(sql.start_of(previous_snapshot)), start]
             cursor.execute(
                 insert + f"SELECT %s, c.id, 'event', '80', %s, {RANK['80']}, 0, NULL, '', "
                 "NULL, false, 'rescheduled' FROM engine_paid ep "
@@ -220,15 +233,6 @@ def derive_events(
             "AND e.promise_date < %s",
             [day, day, day],
         )
-        # TR candidates: every open case whose days past due exceed some tramo's end.
-        cursor.execute(
-            insert + f"SELECT %s, c.id, 'event', 'TR', %s, {RANK['TR']}, 0, NULL, '', NULL, "
-            "false, '' FROM collections_field_case c WHERE "
-            f"{open_case} AND c.days_past_due > (SELECT min(t.to_day) FROM strategy_tramo t "
-            "WHERE t.version_id = %s AND t.type = c.management_type)",
-            [day, start, version.pk],
-        )
-
         # The order of each case's items: by time, then rank, then arrival.
         sql.create_temp(
             cursor,
@@ -319,14 +323,14 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "WHERE tramo IS NOT NULL",
         [v],
     )
-    start = sql.start_of(day)
+    start = sql.ts(sql.start_of(day))
     cursor.execute(
         "INSERT INTO collections_field_case (client_id, management_type, classification, "
-        "action_code, tramo, visits_in_tramo, status, promise_paid, tr_raised_at_code, "
+        "action_code, tramo, visits_in_tramo, status, promise_paid, "
         "exposure, overdue_amount, days_past_due, opened_on, updated_for, "
         "collection_address_id) "
         "SELECT eo.client_id, eo.type, eo.classification, eo.action_code, a.tramo, 0, "
-        "'active', false, '', eo.exposure, 0, eo.max_dpd, %s, %s, "
+        "'active', false, eo.exposure, 0, eo.max_dpd, %s, %s, "
         "(SELECT ad.id FROM portfolio_address ad WHERE ad.client_id = eo.client_id "
         "AND ad.kind = 'home' AND ad.guarantor_id IS NULL) "
         "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
@@ -339,7 +343,7 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "classification = eo.classification, action_code = eo.action_code, tramo = a.tramo, "
         "visits_in_tramo = 0, status = 'active', phone_until = NULL, promise_date = NULL, "
         "promise_amount = NULL, promise_made_at = NULL, promise_paid = false, "
-        "tr_raised_at_code = '', opened_on = %s, closed_on = NULL, assigned_tramo = NULL "
+        "opened_on = %s, closed_on = NULL, assigned_tramo = NULL "
         "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
         "AND a.type = eo.type AND a.code = eo.action_code WHERE c.id = eo.case_id",
         [day, v],

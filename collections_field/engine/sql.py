@@ -30,6 +30,12 @@ def end_of(day: date) -> datetime:
     return start_of(day + timedelta(days=1))
 
 
+def ts(moment: datetime):
+    """A datetime as a raw statement parameter, in the form Django stores it
+    (SQLite keeps UTC text, which must compare as text with the stored values)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
 def lima_midnight_after(date_sql: str) -> str:
     """SQL for 00:00 Lima of the day after a date column (Lima is UTC-5, no DST since 1994)."""
     if is_postgres():

@@ -15,7 +15,8 @@ Rules (DOMAIN.md 3):
   current classification, or stays if there is no such code;
 - a result flagged `to_phone_days` sends the case to phone collection;
 - 60 applies only to the promise still open and unpaid at its time;
-- TR applies once per stay at a code, when the days past due exceed its tramo;
+- TR applies when the days past due cross the current tramo's end (within it at
+  the previous cycle, beyond it now): a Baja is not undone by days already owed;
 - 70 closes the case; the classification stays with the client.
 """
 
@@ -34,8 +35,7 @@ MOVE_COLUMNS = """
     e.promise_date AS event_promise_date, e.result_id,
     c.management_type AS type, c.action_code AS from_code, c.classification AS from_class,
     c.tramo AS from_tramo, c.visits_in_tramo, c.status, c.phone_until,
-    c.promise_date, c.promise_amount, c.promise_made_at, c.promise_paid, c.tr_raised_at_code,
-    c.closed_on
+    c.promise_date, c.promise_amount, c.promise_made_at, c.promise_paid, c.closed_on
 """
 
 
@@ -91,7 +91,7 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "  THEN 1 ELSE 0 END "
         "WHEN e.code = 'TR' AND e.kind = 'event' THEN "
         "  CASE WHEN tr.to_day IS NOT NULL AND c.days_past_due > tr.to_day "
-        "  AND c.tr_raised_at_code <> c.action_code THEN 1 ELSE 0 END "
+        "  AND e.previous_dpd <= tr.to_day THEN 1 ELSE 0 END "
         "ELSE 1 END AS applies, "
         "CASE WHEN g.case_id IS NULL THEN 0 ELSE 1 END AS guarded, "
         "CAST(NULL AS varchar(10)) AS to_code, CAST(NULL AS varchar(10)) AS to_class, "
@@ -211,9 +211,7 @@ def _write_moves(cursor, day: date, version: StrategyVersion, counts, record_eve
         "promise_paid = CASE WHEN m.is_promise = true AND m.event_promise_date IS NOT NULL "
         "  THEN false WHEN m.kind = 'event' AND m.code IN ('60', '70') THEN false "
         "  WHEN m.kind = 'event' AND m.code = 'PG' AND m.promise_date IS NOT NULL THEN true "
-        "  ELSE m.promise_paid END, "
-        "tr_raised_at_code = CASE WHEN m.kind = 'event' AND m.code = 'TR' THEN m.from_code "
-        "  ELSE m.tr_raised_at_code END "
+        "  ELSE m.promise_paid END "
         "FROM engine_move m WHERE m.case_id = c.id AND m.applies = 1",
         [day, day],
     )

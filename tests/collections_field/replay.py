@@ -55,6 +55,9 @@ class Replay:
     def case(self, client: str) -> Case:
         return Case.objects.get(client__code=client)
 
+    def case_exists(self, client: str) -> bool:
+        return Case.objects.filter(client__code=client).exists()
+
     def moves(self, client: str) -> list[tuple[str, str, str]]:
         return [
             (h.from_code, h.to_code, h.cause)
