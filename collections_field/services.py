@@ -1,9 +1,8 @@
 """Writes of the collections work: results from the field, payments from core banking.
 
 The night's engine lives in `engine/` (its entry point is re-exported here).
-Both registrations are idempotent by the caller's key (`uuid`, `reference`): a
-phone that retries on a bad connection, or core banking resending a file, never
-records anything twice, and gets the first answer back.
+A result is idempotent by its `uuid`: a phone that retries on a bad connection
+never records a visit twice, and gets the first answer back.
 """
 
 from __future__ import annotations
@@ -22,13 +21,14 @@ from django.utils.translation import gettext as _
 
 from collections_field.engine.cycle import cycle_run
 from collections_field.engine.sql import LIMA
-from collections_field.exceptions import InvalidInput, NotFound
+from collections_field.exceptions import InvalidInput, NotFound, PermissionDenied
 from collections_field.models import Case, FieldResult
-from portfolio.models import Address, Client, Credit, Officer, Payment
+from portfolio.models import Address, Client, Officer, Role
+from portfolio.selectors import clients_visible_to, role_of
 from strategy.models import ResultCode
 from strategy.selectors import active_strategy
 
-__all__ = ["cycle_run", "payment_register", "result_register"]
+__all__ = ["cycle_run", "result_register", "result_register_for"]
 
 # Ley 29571 art. 62: no collection visits or calls 20:00-07:00, weekends, holidays.
 ALLOWED_FROM, ALLOWED_TO = time(7, 0), time(20, 0)
@@ -36,7 +36,7 @@ ALLOWED_FROM, ALLOWED_TO = time(7, 0), time(20, 0)
 
 @dataclass(frozen=True)
 class Registered:
-    obj: FieldResult | Payment
+    obj: FieldResult
     created: bool
 
 
@@ -105,6 +105,23 @@ def result_register(
     return Registered(result, True)
 
 
+def result_register_for(*, user: AbstractBaseUser, **values) -> Registered:
+    """`result_register` within the user's reach: an asesor (or an external agency's
+    officer) registers only its own results, on clients it may see (else 404)."""
+    role = role_of(user)
+    if role in (Role.ASESOR, Role.AGENCIA_EXTERNA):
+        officer = getattr(user, "officer", None)
+        if officer is None:
+            raise PermissionDenied(_("your user is not linked to an officer"))
+        if values.get("officer_code") not in (None, "", officer.code):
+            raise PermissionDenied(_("you may register only your own results"))
+        values["officer_code"] = officer.code
+    client_code = values["client_code"]
+    if not clients_visible_to(user).filter(code=client_code).exists():
+        raise NotFound(_("client %(code)s not found") % {"code": client_code})
+    return result_register(by=user, **values)
+
+
 def _result_code(client: Client, code: str) -> ResultCode:
     """The code must exist for the client's management type (any type before a case)."""
     version = active_strategy()
@@ -164,38 +181,3 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6_371_000 * math.asin(math.sqrt(a))
-
-
-def payment_register(
-    *,
-    reference: str,
-    credit_code: str,
-    amount: Decimal,
-    paid_at: datetime,
-    installments: int,
-) -> Registered:
-    """A payment from core banking; the next cycle raises PG (and 70 if it cures)."""
-    existing = Payment.objects.filter(reference=reference).first()
-    if existing is not None:
-        return Registered(existing, False)
-    credit = Credit.objects.filter(code=credit_code).first()
-    if credit is None:
-        raise NotFound(_("credit %(code)s does not exist") % {"code": credit_code})
-    if amount is None or Decimal(amount) <= 0:
-        raise InvalidInput(_("the amount must be greater than zero"), "amount")
-    if installments is None or int(installments) < 0:
-        raise InvalidInput(_("installments must be zero or more"), "installments")
-    if timezone.is_naive(paid_at):
-        raise InvalidInput(_("paid_at needs a time zone"), "paid_at")
-    try:
-        with transaction.atomic():
-            payment = Payment.objects.create(
-                reference=reference,
-                credit=credit,
-                amount=Decimal(amount),
-                paid_at=paid_at,
-                installments=int(installments),
-            )
-    except IntegrityError:
-        return Registered(Payment.objects.get(reference=reference), False)
-    return Registered(payment, True)

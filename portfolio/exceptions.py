@@ -24,6 +24,24 @@ class SnapshotRowError:
         return f"{where}: {self.message}"
 
 
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+
+
+class InvalidInput(DomainError):
+    """Bad input that names its field."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+
 class SnapshotError(DomainError):
     """The snapshot was refused whole; `errors` name each line and field."""
 

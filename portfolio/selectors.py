@@ -25,7 +25,7 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
 def agencies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Agency]:
     role = role_of(user)
     agencies = Agency.objects.all()
-    if role == Role.GERENTE:
+    if role in (Role.GERENTE, Role.SERVICIO):
         return agencies
     member = getattr(user, "staff_member", None)
     if role == Role.JEFE_ZONAL and member.zone_id:
@@ -39,7 +39,7 @@ def clients_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clien
     """The one place the role rules for clients live (asesor: own cases only)."""
     role = role_of(user)
     clients = Client.objects.all()
-    if role == Role.GERENTE:
+    if role in (Role.GERENTE, Role.SERVICIO):
         return clients
     member = getattr(user, "staff_member", None)
     if role == Role.JEFE_ZONAL:

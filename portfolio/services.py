@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from portfolio.exceptions import OrganisationError
+from portfolio.exceptions import InvalidInput, NotFound, OrganisationError
 from portfolio.models import (
     Agency,
+    ApiToken,
+    Credit,
     ExternalAgency,
     Officer,
+    Payment,
     Quadrant,
     Role,
     StaffMember,
@@ -327,3 +334,117 @@ def _ref_error(section: str, i: int, row: dict, ref: str, key: str = "code") -> 
         "ref": ref,
         "value": row.get(ref),
     }
+
+
+# --- Payments from core banking -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentRegistered:
+    payment: Payment
+    created: bool
+
+
+def payment_register(
+    *, reference: str, credit_code: str, amount: Decimal, paid_at: datetime, installments: int
+) -> PaymentRegistered:
+    """A payment from core banking; the next cycle raises PG (and 70 if it cures).
+
+    Idempotent by `reference`: a repeat returns the first payment, unchanged.
+    """
+    existing = Payment.objects.filter(reference=reference).first()
+    if existing is not None:
+        return PaymentRegistered(existing, False)
+    credit = Credit.objects.filter(code=credit_code).first()
+    if credit is None:
+        raise NotFound(_("credit %(code)s does not exist") % {"code": credit_code})
+    if amount is None or Decimal(amount) <= 0:
+        raise InvalidInput(_("the amount must be greater than zero"), "amount")
+    if installments is None or int(installments) < 0:
+        raise InvalidInput(_("installments must be zero or more"), "installments")
+    if timezone.is_naive(paid_at):
+        raise InvalidInput(_("paid_at needs a time zone"), "paid_at")
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                reference=reference,
+                credit=credit,
+                amount=Decimal(amount),
+                paid_at=paid_at,
+                installments=int(installments),
+            )
+    except IntegrityError:  # the same reference raced in: the first one stands
+        return PaymentRegistered(Payment.objects.get(reference=reference), False)
+    return PaymentRegistered(payment, True)
+
+
+# --- API tokens ---------------------------------------------------------------------
+
+SCOPES = (
+    "snapshots:write",
+    "payments:write",
+    "results:write",
+    "cycles:write",
+    "cases:read",
+    "campaigns:write",
+    "messages:read",
+)
+TOKEN_PREFIX = "smf_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def token_hash(raw: str) -> str:
+    """Tokens carry 256 random bits: a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    raw: str  # shown once, never stored
+
+
+@transaction.atomic
+def token_issue(*, name: str, scopes: list[str], label: str = "") -> IssuedToken:
+    """A token for the user NAME, or for a service account NAME created if missing."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise InvalidInput(
+            _("unknown scope(s) %(scopes)s; known: %(known)s")
+            % {"scopes": ", ".join(unknown) or "-", "known": ", ".join(SCOPES)},
+            "scopes",
+        )
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=name).first()
+    if user is None:
+        user = user_model.objects.create(username=name)
+        user.set_unusable_password()
+        user.save()
+        staff_member_set_role(user=user, role=Role.SERVICIO)
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        name=label or name,
+        user=user,
+        key_hash=token_hash(raw),
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        scopes=sorted(set(scopes)),
+    )
+    return IssuedToken(token, raw)
+
+
+def token_authenticate(*, raw: str) -> ApiToken | None:
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=token_hash(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

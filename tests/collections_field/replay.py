@@ -7,8 +7,8 @@ from pathlib import Path
 
 from collections_field.engine.sql import LIMA
 from collections_field.models import Case
-from collections_field.services import cycle_run, payment_register, result_register
-from portfolio.services import snapshot_import
+from collections_field.services import cycle_run, result_register
+from portfolio.services import payment_register, snapshot_import
 from tests.support import row, write_snapshot
 
 
@@ -47,7 +47,7 @@ class Replay:
             amount=Decimal(amount),
             paid_at=self.at(n, hour),
             installments=installments,
-        ).obj
+        ).payment
 
     def cycle(self, n: int):
         return cycle_run(business_date=self.day(n))

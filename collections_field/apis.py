@@ -1,0 +1,160 @@
+"""Results from the field, cases and cycles over REST (DOMAIN.md 7.4)."""
+
+from datetime import date
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from collections_field.models import FieldResult
+from collections_field.selectors import case_detail, cycle_status
+from collections_field.services import cycle_run, result_register_for
+from collections_field.tasks import run_cycle_task
+from portfolio.apis import CORE_BANKING_ROLES, require_role
+from portfolio.exceptions import InvalidInput
+
+
+class ResultSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    client_code = serializers.CharField(max_length=40)
+    result_code = serializers.CharField(max_length=10)
+    occurred_at = serializers.DateTimeField()
+    officer_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(FieldResult.ChannelKind.values, default="visit")
+    promise_date = serializers.DateField(required=False, allow_null=True)
+    promise_amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    lon = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True)
+    address_kind = serializers.ChoiceField(
+        ["home", "business", "work"], required=False, allow_blank=True
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ResultOutSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    client_code = serializers.CharField(source="client.code")
+    result_code = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    officer_code = serializers.CharField(source="officer.code", allow_null=True, default=None)
+    channel = serializers.CharField()
+    verified = serializers.BooleanField()
+    flags = serializers.ListField(child=serializers.CharField())
+    applied_on = serializers.DateField(allow_null=True)
+
+
+class ResultApi(APIView):
+    required_scope = "results:write"
+
+    @extend_schema(
+        request=ResultSerializer,
+        responses={201: ResultOutSerializer, 200: ResultOutSerializer},
+        description="A visit, call or inbound contact. `uuid` is made by the client: a "
+        "repeat is a no-op answered with the first result. The next cycle applies it.",
+    )
+    def post(self, request):
+        data = ResultSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        registered = result_register_for(user=request.user, **data.validated_data)
+        return Response(
+            ResultOutSerializer(registered.obj).data,
+            status=status.HTTP_201_CREATED if registered.created else status.HTTP_200_OK,
+        )
+
+
+CaseSchema = inline_serializer(
+    "Case",
+    {
+        "client_code": serializers.CharField(),
+        "management_type": serializers.CharField(),
+        "classification": serializers.CharField(),
+        "action_code": serializers.CharField(),
+        "tramo": serializers.IntegerField(),
+        "visits_in_tramo": serializers.IntegerField(),
+        "officer_code": serializers.CharField(allow_null=True),
+        "status": serializers.ChoiceField(["active", "phone", "closed"]),
+        "promise": serializers.DictField(allow_null=True),
+        "collection_address": serializers.DictField(allow_null=True),
+        "history": serializers.ListField(child=serializers.DictField()),
+        "results": serializers.ListField(child=serializers.DictField()),
+        "actions": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
+class CaseApi(APIView):
+    required_scope = "cases:read"
+
+    @extend_schema(responses={200: CaseSchema}, description="A case's state and history.")
+    def get(self, request, client_code: str):
+        return Response(case_detail(user=request.user, client_code=client_code))
+
+
+class CycleRequestSerializer(serializers.Serializer):
+    date = serializers.DateField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["async"] = serializers.BooleanField(default=False, required=False)
+        return fields
+
+
+class CycleOutSerializer(serializers.Serializer):
+    business_date = serializers.DateField()
+    status = serializers.CharField()
+    strategy_version = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField()
+    steps = serializers.SerializerMethodField()
+
+    def get_steps(self, run) -> list[dict]:
+        return [
+            {
+                "name": s.name,
+                "status": s.status,
+                "seconds": round(s.seconds, 3),
+                "statements": s.statements,
+                "counts": s.counts,
+            }
+            for s in run.steps.all()
+        ]
+
+
+class CycleApi(APIView):
+    required_scope = "cycles:write"
+
+    @extend_schema(
+        request=CycleRequestSerializer,
+        responses={200: CycleOutSerializer, 202: CycleOutSerializer},
+        description="Runs the daily cycle for `date` and answers when it is done; with "
+        '`"async": true` it is queued for the workers (202) and `GET cycles/{date}/` '
+        "follows it.",
+    )
+    def post(self, request):
+        require_role(request, CORE_BANKING_ROLES)
+        body = CycleRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        day: date = body.validated_data["date"]
+        if body.validated_data.get("async"):
+            run_cycle_task.delay(day.isoformat())
+            return Response({"business_date": day, "status": "queued"}, status=202)
+        run = cycle_run(business_date=day)
+        return Response(CycleOutSerializer(run).data)
+
+
+class CycleDetailApi(APIView):
+    required_scope = ("cycles:write", "cases:read")
+
+    @extend_schema(responses={200: CycleOutSerializer})
+    def get(self, request, business_date: str):
+        require_role(request, CORE_BANKING_ROLES)
+        try:
+            day = date.fromisoformat(business_date)
+        except ValueError as exc:
+            raise InvalidInput(_("date must be YYYY-MM-DD"), "date") from exc
+        return Response(CycleOutSerializer(cycle_status(business_date=day)).data)

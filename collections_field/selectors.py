@@ -1,0 +1,100 @@
+"""Reads of the collections work, always through the reader's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from collections_field.exceptions import NotFound
+from collections_field.models import Case, CycleRun
+from portfolio.selectors import clients_visible_to
+
+
+def cases_visible_to(user: AbstractBaseUser) -> QuerySet[Case]:
+    return Case.objects.filter(client__in=clients_visible_to(user))
+
+
+def case_for(*, user: AbstractBaseUser, client_code: str) -> Case:
+    """The client's case, if the user may see it; otherwise the same 404 as a
+    missing one (an asesor learns nothing about other asesores' clients)."""
+    case = (
+        cases_visible_to(user)
+        .select_related("client", "officer", "external_agency", "collection_address")
+        .filter(client__code=client_code)
+        .first()
+    )
+    if case is None:
+        raise NotFound(f"case {client_code} not found")
+    return case
+
+
+def case_detail(*, user: AbstractBaseUser, client_code: str) -> dict[str, Any]:
+    """The case as DOMAIN.md 7.4 `GET cases/{client_code}/` shows it."""
+    case = case_for(user=user, client_code=client_code)
+    address = case.collection_address
+    history = case.history.select_related("by").order_by("at", "seq", "id")
+    return {
+        "client_code": case.client.code,
+        "management_type": case.management_type,
+        "classification": case.classification,
+        "action_code": case.action_code,
+        "tramo": case.tramo,
+        "visits_in_tramo": case.visits_in_tramo,
+        "officer_code": case.officer.code if case.officer else None,
+        "external_agency_code": case.external_agency.code if case.external_agency else None,
+        "status": case.status,
+        "promise": (
+            {"date": case.promise_date, "amount": case.promise_amount}
+            if case.promise_date
+            else None
+        ),
+        "collection_address": (
+            {
+                "kind": address.kind,
+                "text": address.text,
+                "lat": address.lat,
+                "lon": address.lon,
+                "quadrant_code": address.quadrant.code if address.quadrant_id else None,
+            }
+            if address
+            else None
+        ),
+        "history": [
+            {
+                "at": h.at,
+                "business_date": h.business_date,
+                "from": h.from_code,
+                "to": h.to_code,
+                "from_classification": h.from_classification,
+                "to_classification": h.to_classification,
+                "cause": h.cause,
+                "cause_kind": h.cause_kind,
+                "by": h.by.username if h.by else (h.officer_code or "system"),
+                "reason": h.reason,
+            }
+            for h in history
+        ],
+        "results": [
+            {
+                "at": r.occurred_at,
+                "result_code": r.result_code,
+                "officer_code": r.officer.code if r.officer else None,
+                "channel": r.channel,
+                "verified": r.verified,
+                "flags": r.flags,
+                "promise_date": r.promise_date,
+                "promise_amount": r.promise_amount,
+            }
+            for r in case.client.results.select_related("officer").order_by("occurred_at", "id")
+        ],
+        "actions": [],  # the current tramo's plan items arrive with the action-plan step
+    }
+
+
+def cycle_status(*, business_date) -> CycleRun:
+    run = CycleRun.objects.filter(business_date=business_date).first()
+    if run is None:
+        raise NotFound(f"no cycle for {business_date}")
+    return run
