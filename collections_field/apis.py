@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from collections_field.models import FieldResult
 from collections_field.selectors import case_detail, cycle_status
-from collections_field.services import cycle_run, result_register_for
+from collections_field.services import case_override, cycle_run, result_register_for
 from collections_field.tasks import run_cycle_task
 from portfolio.apis import CORE_BANKING_ROLES, require_role
 from portfolio.exceptions import InvalidInput
@@ -158,3 +158,23 @@ class CycleDetailApi(APIView):
         except ValueError as exc:
             raise InvalidInput(_("date must be YYYY-MM-DD"), "date") from exc
         return Response(CycleOutSerializer(cycle_status(business_date=day)).data)
+
+
+class OverrideSerializer(serializers.Serializer):
+    to_code = serializers.CharField(max_length=10)
+    reason = serializers.CharField(max_length=2000)
+
+
+class CaseOverrideApi(APIView):
+    required_scope = "cases:read"
+
+    @extend_schema(
+        request=OverrideSerializer,
+        responses={200: CaseSchema},
+        description="The jefe de agencia's audited manual move (Baja/Avance/Salto).",
+    )
+    def post(self, request, client_code: str):
+        body = OverrideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case_override(user=request.user, client_code=client_code, **body.validated_data)
+        return Response(case_detail(user=request.user, client_code=client_code))

@@ -98,3 +98,15 @@ def cycle_status(*, business_date) -> CycleRun:
     if run is None:
         raise NotFound(f"no cycle for {business_date}")
     return run
+
+
+def override_choices(*, user: AbstractBaseUser, client_code: str) -> list[tuple[str, str]]:
+    """The codes a case may be moved to by hand: every action of its type."""
+    from strategy.models import SuggestedAction
+    from strategy.selectors import active_strategy
+
+    case = case_for(user=user, client_code=client_code)
+    actions = SuggestedAction.objects.filter(
+        version=active_strategy(), type=case.management_type
+    ).order_by("classification", "tramo", "visit")
+    return [(a.code, f"{a.code} · {a.message[:60]}") for a in actions]

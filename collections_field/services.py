@@ -22,13 +22,13 @@ from django.utils.translation import gettext as _
 from collections_field.engine.cycle import cycle_run
 from collections_field.engine.sql import LIMA
 from collections_field.exceptions import InvalidInput, NotFound, PermissionDenied
-from collections_field.models import Case, FieldResult
+from collections_field.models import Case, CaseHistory, FieldResult
 from portfolio.models import Address, Client, Officer, Role
 from portfolio.selectors import clients_visible_to, role_of
-from strategy.models import ResultCode
+from strategy.models import ResultCode, SuggestedAction
 from strategy.selectors import active_strategy
 
-__all__ = ["cycle_run", "result_register", "result_register_for"]
+__all__ = ["case_override", "cycle_run", "result_register", "result_register_for"]
 
 # Ley 29571 art. 62: no collection visits or calls 20:00-07:00, weekends, holidays.
 ALLOWED_FROM, ALLOWED_TO = time(7, 0), time(20, 0)
@@ -181,3 +181,55 @@ def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6_371_000 * math.asin(math.sqrt(a))
+
+
+OVERRIDE_ROLES = (Role.JEFE_AGENCIA, Role.GERENTE)
+
+
+@transaction.atomic
+def case_override(*, user: AbstractBaseUser, client_code: str, to_code: str, reason: str) -> Case:
+    """The jefe de agencia's manual Baja/Avance/Salto to any code of the case's type
+    (thesis 5.2.10): the only way a code moves by hand, always with a reason, and
+    recorded in the case history with who, when, before and after."""
+    if role_of(user) not in OVERRIDE_ROLES:
+        raise PermissionDenied(_("only a jefe de agencia or the gerente may move a case by hand"))
+    if not reason or not reason.strip():
+        raise InvalidInput(_("a manual move needs a reason"), "reason")
+    case = (
+        Case.objects.select_for_update()
+        .filter(client__in=clients_visible_to(user), client__code=client_code)
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("client %(code)s not found") % {"code": client_code})
+    version = active_strategy()
+    target = SuggestedAction.objects.filter(
+        version=version, type=case.management_type, code=to_code
+    ).first()
+    if target is None:
+        raise InvalidInput(
+            _("%(code)s is not a suggested action of type %(type)s")
+            % {"code": to_code, "type": case.management_type},
+            "to_code",
+        )
+    before = (case.action_code, case.classification, case.tramo)
+    CaseHistory.objects.create(
+        case=case,
+        business_date=timezone.localdate(),
+        at=timezone.now(),
+        from_code=before[0],
+        to_code=target.code,
+        from_classification=before[1],
+        to_classification=target.classification,
+        cause_kind=CaseHistory.CauseKind.OVERRIDE,
+        cause="manual",
+        by=user,
+        reason=reason.strip(),
+        strategy_version=version.number,
+    )
+    case.action_code, case.classification = target.code, target.classification
+    if target.tramo != case.tramo:
+        case.visits_in_tramo = 0
+    case.tramo = target.tramo
+    case.save(update_fields=["action_code", "classification", "tramo", "visits_in_tramo"])
+    return case

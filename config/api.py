@@ -14,6 +14,11 @@ urlpatterns = [
     path("payments/", portfolio_apis.PaymentApi.as_view(), name="api-payments"),
     path("results/", field_apis.ResultApi.as_view(), name="api-results"),
     path("cases/<str:client_code>/", field_apis.CaseApi.as_view(), name="api-case"),
+    path(
+        "cases/<str:client_code>/override/",
+        field_apis.CaseOverrideApi.as_view(),
+        name="api-case-override",
+    ),
     path("cycles/", field_apis.CycleApi.as_view(), name="api-cycles"),
     path("cycles/<str:business_date>/", field_apis.CycleDetailApi.as_view(), name="api-cycle"),
 ]

@@ -4,10 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
+from collections_field import views as field_views
 from portfolio import views as portfolio_views
 
 urlpatterns = [
     path("", portfolio_views.home, name="home"),
+    path("cases/<str:client_code>/", field_views.case_page, name="case"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
