@@ -466,6 +466,7 @@ class _PostgresStage:
             [business_date, following],
         )
         cursor.execute(f"ALTER TABLE {part} DROP CONSTRAINT {part}_bounds")
+        cursor.execute(f"ANALYZE {part}")  # the cycle reads this day's partition next
 
 
 class _BomSkipper(io.RawIOBase):
@@ -746,6 +747,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             [business_date],
         )
         result.clients_new = cursor.rowcount
+        _analyze_if_grown(cursor, "portfolio_client", result.clients_new)
         # A contact left empty by core banking keeps what the client had (the
         # field may have added it); a given one replaces it.
         cursor.execute(
@@ -767,6 +769,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             "(SELECT 1 FROM portfolio_address a WHERE a.client_id = c.id AND a.kind = 'home' "
             "AND a.guarantor_id IS NULL)"
         )
+        _analyze_if_grown(cursor, "portfolio_address", cursor.rowcount)
         cursor.execute(
             "UPDATE portfolio_address AS a SET text = s.address, lat = s.lat, lon = s.lon, "
             "quadrant_id = s.quadrant_id, subzone_id = s.subzone_id "
@@ -788,6 +791,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             [business_date],
         )
         result.credits_new = cursor.rowcount
+        _analyze_if_grown(cursor, "portfolio_credit", result.credits_new)
         cursor.execute(
             "UPDATE portfolio_credit AS k SET client_id = c.id, product = t.product, "
             "currency = t.currency, disbursed_amount = t.disbursed_amount, "
@@ -852,3 +856,14 @@ def _resolve_places(cursor) -> None:
         "(SELECT z.id FROM portfolio_subzone z WHERE z.agency_id = snapshot_client.agency_id "
         "ORDER BY z.code LIMIT 1))"
     )
+
+
+def _analyze_if_grown(cursor, table: str, added: int) -> None:
+    """Fresh planner statistics after a table grew by a tenth or more in this
+    transaction: the next statements join it, and autovacuum comes too late."""
+    if connection.vendor != "postgresql" or added <= 0:
+        return
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    known = cursor.fetchone()[0]
+    if known is None or known <= 0 or added > 0.1 * known:
+        cursor.execute(f"ANALYZE {table}")

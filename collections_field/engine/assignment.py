@@ -96,7 +96,9 @@ def assign_cases(
         )
         cursor.execute("SELECT count(*) FROM engine_assign WHERE new_officer IS NULL")
         unassigned = cursor.fetchone()[0]
-        sql.drop_temp(cursor, "engine_cover", "engine_assign", "engine_cand", "engine_todo")
+        sql.drop_temp(
+            cursor, "engine_cover", "engine_assign", "engine_cand", "engine_todo", "engine_pick"
+        )
     return {"reassigned": reassigned, "unassigned": unassigned, "month_start": int(month_start)}
 
 
@@ -154,9 +156,14 @@ def _round_robin(cursor, month_start: bool, group: str) -> None:
         f"(PARTITION BY {group}, tramo ORDER BY client_code) AS i "
         "FROM engine_assign WHERE new_officer IS NULL",
     )
-    cursor.execute(
-        "UPDATE engine_assign SET new_officer = (SELECT cand.officer_id FROM engine_todo t "
+    sql.create_temp(
+        cursor,
+        "engine_pick",
+        "SELECT t.case_id, cand.officer_id FROM engine_todo t "
         "JOIN engine_cand cand ON cand.grp = t.grp AND cand.tramo = t.tramo "
-        "AND cand.rn = ((t.i - 1) % cand.n) + 1 WHERE t.case_id = engine_assign.case_id) "
-        "WHERE new_officer IS NULL"
+        "AND cand.rn = ((t.i - 1) % cand.n) + 1",
+    )
+    cursor.execute(
+        "UPDATE engine_assign AS a SET new_officer = p.officer_id FROM engine_pick p "
+        "WHERE p.case_id = a.case_id AND a.new_officer IS NULL"
     )

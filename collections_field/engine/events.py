@@ -233,6 +233,8 @@ def derive_events(
             "AND e.promise_date < %s",
             [day, day, day],
         )
+        if sql.is_postgres():
+            cursor.execute("ANALYZE collections_field_caseevent")
         # The order of each case's items: by time, then rank, then arrival.
         sql.create_temp(
             cursor,
@@ -338,6 +340,7 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         [day, day, v],
     )
     opened = cursor.rowcount
+    sql.analyze_if_grown(cursor, "collections_field_case", opened)
     cursor.execute(
         "UPDATE collections_field_case AS c SET management_type = eo.type, "
         "classification = eo.classification, action_code = eo.action_code, tramo = a.tramo, "

@@ -63,6 +63,7 @@ def false() -> str:
 
 def create_temp(cursor, name: str, select_sql: str, params: Sequence = ()) -> None:
     """A temporary table for the current transaction (PostgreSQL drops it at commit)."""
+    params = params or None  # no parameters: a literal % (modulo) stays as it is
     if is_postgres():
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select_sql}", params)
@@ -103,3 +104,14 @@ def counting_statements() -> Iterator[StatementCounter]:
     counter = StatementCounter()
     with connection.execute_wrapper(counter):
         yield counter
+
+
+def analyze_if_grown(cursor, table: str, added: int) -> None:
+    """Fresh planner statistics after a table grew by a tenth or more in this
+    transaction (autovacuum would come too late for the next statement)."""
+    if not is_postgres() or added <= 0:
+        return
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    known = cursor.fetchone()[0]
+    if known is None or known <= 0 or added > 0.1 * known:
+        cursor.execute(f"ANALYZE {table}")

@@ -1,0 +1,211 @@
+"""`make bench`: the night on a synthetic portfolio, timed against the raw COPY floor.
+
+Not a test: it prints figures. Needs PostgreSQL (DATABASE_URL, a *_bench
+database that `make bench` recreates). Two business dates: the first loads the
+portfolio, the second brings payments, results, DPD changes, new delinquencies
+and credits leaving, as a real night does.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import resource
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from collections_field.engine.sql import LIMA, counting_statements
+from collections_field.models import Case, CycleStep, FieldResult
+from collections_field.services import cycle_run
+from portfolio.generator import generate_portfolio
+from portfolio.models import Credit, Officer, Payment
+from portfolio.services import organisation_load, snapshot_import
+from strategy.services import strategy_load_default
+
+
+class Command(BaseCommand):
+    help = "Benchmark import and cycle for two business dates (PostgreSQL)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--credits", type=int, default=1_000_000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 2))
+
+    def handle(self, *args, credits: int, seed: int, date: date, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("the bench needs PostgreSQL: set DATABASE_URL")
+        self.rows: list[tuple[str, float, int | None]] = []
+        workdir = Path(settings.VAR_DIR) / "bench"
+        workdir.mkdir(parents=True, exist_ok=True)
+        day1, day2 = date, date + timedelta(days=1)
+        first, second = workdir / f"day1-{credits}.csv", workdir / f"day2-{credits}.csv"
+
+        started = time.monotonic()
+        generated = generate_portfolio(
+            credits=credits,
+            seed=seed,
+            out=first,
+            org_out=workdir / f"organisation-{credits}.yaml",
+            business_date=day1,
+        )
+        self.note("generate_portfolio", time.monotonic() - started)
+        floor = self.raw_copy(first)
+        self.note("raw COPY (floor)", floor)
+
+        started = time.monotonic()
+        organisation_load(document=generated.org_out.read_text(encoding="utf-8"))
+        strategy_load_default()
+        self.note("organisation + strategy (setup)", time.monotonic() - started)
+
+        self.night(1, first, day1)
+        advance_snapshot(first, second, seed=seed)
+        self.field_day(day2, seed=seed)
+        self.night(2, second, day2)
+
+        self.stdout.write("")
+        self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
+        for name, seconds, statements in self.rows:
+            ratio = f"{seconds / floor:8.1f}×" if floor else ""
+            sql = f"{statements:>7}" if statements is not None else ""
+            self.stdout.write(f"{name:<34}{seconds:>9.2f}{ratio:>9}{sql}")
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.stdout.write("")
+        self.stdout.write(f"peak memory: this process {own:,.0f} MiB; "
+                          f"PostgreSQL backend {self.backend_peak_mib():,.0f} MiB")  # fmt: skip
+        self.stdout.write(
+            f"cases: {Case.objects.exclude(status='closed').count():,} open of "
+            f"{Case.objects.count():,}; credits {Credit.objects.count():,}"
+        )
+
+    def note(self, name: str, seconds: float, statements: int | None = None) -> None:
+        self.rows.append((name, seconds, statements))
+        self.stdout.write(f"  {name}: {seconds:.2f} s", ending="\n")
+        self.stdout.flush()
+
+    def raw_copy(self, path: Path) -> float:
+        """The floor: COPY of the same file into an UNLOGGED table without indexes."""
+        with connection.cursor() as cursor:
+            header = path.open(encoding="utf-8").readline().strip().split(",")
+            cursor.execute("DROP TABLE IF EXISTS bench_floor")
+            cursor.execute(
+                "CREATE UNLOGGED TABLE bench_floor ("
+                + ", ".join(f'"{h}" text' for h in header)
+                + ")"
+            )
+            started = time.monotonic()
+            with path.open("rb") as stream:
+                cursor.copy_expert(
+                    "COPY bench_floor FROM STDIN WITH (FORMAT csv, HEADER true)", stream
+                )
+            seconds = time.monotonic() - started
+            cursor.execute("DROP TABLE bench_floor")
+        return seconds
+
+    def night(self, n: int, path: Path, day: date) -> None:
+        started = time.monotonic()
+        with counting_statements() as counter:
+            snapshot_import(source=path, business_date=day, file_name=path.name)
+        self.note(f"day {n}: import_snapshot", time.monotonic() - started, counter.count)
+        started = time.monotonic()
+        cycle_run(business_date=day)
+        seconds = time.monotonic() - started
+        steps = CycleStep.objects.filter(run__business_date=day).order_by("position")
+        statements = sum(s.statements for s in steps)
+        for step in steps:
+            self.note(f"day {n}:   {step.name}", step.seconds, step.statements)
+        self.note(f"day {n}: run_cycle", seconds, statements)
+
+    def field_day(self, day: date, *, seed: int) -> None:
+        """The day's results and payments, registered before the cycle takes them in."""
+        rng = random.Random(seed)
+        started = time.monotonic()
+        open_cases = list(
+            Case.objects.exclude(status="closed").values_list("client_id", "officer_id")
+        )
+        rng.shuffle(open_cases)
+        officers = list(Officer.objects.values_list("id", flat=True)[:1])
+        at = datetime.combine(day, dtime(10), tzinfo=LIMA)
+        results = [
+            FieldResult(
+                uuid=uuid.UUID(int=rng.getrandbits(128)),
+                client_id=client_id,
+                result_code=rng.choice(["10", "20", "30"]),
+                occurred_at=at + timedelta(minutes=i % 480),
+                officer_id=officer_id or officers[0],
+                promise_date=day + timedelta(days=2),
+                promise_amount=Decimal("100.00"),
+                channel="visit",
+            )
+            for i, (client_id, officer_id) in enumerate(open_cases[: len(open_cases) // 10])
+        ]
+        FieldResult.objects.bulk_create(results, batch_size=5000)
+        credits = list(
+            Credit.objects.filter(
+                client_id__in=[c for c, _o in open_cases[-len(open_cases) // 20 :]]
+            ).values_list("id", flat=True)
+        )
+        Payment.objects.bulk_create(
+            [
+                Payment(
+                    reference=f"BENCH-{day:%Y%m%d}-{credit_id}",
+                    credit_id=credit_id,
+                    amount=Decimal("200.00"),
+                    paid_at=at + timedelta(hours=2),
+                    installments=1,
+                )
+                for credit_id in credits
+            ],
+            batch_size=5000,
+        )
+        self.note(f"field day: {len(results):,} results, {len(credits):,} payments (setup)",
+                  time.monotonic() - started)  # fmt: skip
+
+    def backend_peak_mib(self) -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+
+def advance_snapshot(source: Path, target: Path, *, seed: int) -> None:
+    """The next day's snapshot: one day older, some payments and cures, some new
+    delinquencies, a few credits gone (paid off or transferred)."""
+    rng = random.Random(seed + 1)
+    with (
+        source.open(encoding="utf-8", newline="") as read,
+        target.open("w", encoding="utf-8", newline="") as write,
+    ):
+        reader = csv.DictReader(read)
+        writer = csv.DictWriter(write, fieldnames=reader.fieldnames, lineterminator="\n")
+        writer.writeheader()
+        for row in reader:
+            draw = rng.random()
+            if draw < 0.002:
+                continue  # left the portfolio
+            dpd, overdue = int(row["days_past_due"]), int(row["overdue_installments"])
+            if dpd > 0:
+                if draw < 0.05 and overdue > 0:  # paid one installment
+                    overdue -= 1
+                    dpd = 0 if overdue == 0 else max(1, dpd - 30)
+                else:
+                    dpd += 1
+            elif draw < 0.012:  # a current credit falls behind
+                dpd, overdue = 1, min(1, int(row["total_installments"]))
+            row["days_past_due"], row["overdue_installments"] = str(dpd), str(overdue)
+            if overdue == 0:
+                row["overdue_amount"] = "0.00"
+            writer.writerow(row)
