@@ -43,10 +43,11 @@ format: $(STAMP)
 ## bench: speed goals live here, never in timed tests (PostgreSQL; its own *_bench database)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/semaforo_bench
 BENCH_CREDITS ?= 1000000
+BENCH_ARGS ?=
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python scripts/fresh_database.py
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench --credits $(BENCH_CREDITS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench --credits $(BENCH_CREDITS) $(BENCH_ARGS)
 
 ## messages: refresh and compile the translations (needs gettext)
 messages: $(STAMP)

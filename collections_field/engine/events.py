@@ -101,14 +101,16 @@ def derive_events(
         open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
 
         # TR candidates, before today's figures overwrite yesterday's: a case whose
-        # days past due now exceed some tramo's end (the crossing is checked then).
+        # days past due cross some tramo's end today (checked against its tramo then).
         cursor.execute(
             insert.replace("detail)", "detail, previous_dpd)")
             + f"SELECT %s, c.id, 'event', 'TR', %s, {RANK['TR']}, 0, NULL, '', NULL, "
             "false, '', c.days_past_due FROM collections_field_case c "
             "JOIN engine_client ec ON ec.client_id = c.client_id "
-            f"WHERE {open_case} AND c.opened_on < %s AND ec.max_dpd > (SELECT min(t.to_day) "
-            "FROM strategy_tramo t WHERE t.version_id = %s AND t.type = c.management_type)",
+            f"WHERE {open_case} AND c.opened_on < %s AND ec.max_dpd > c.days_past_due "
+            "AND EXISTS (SELECT 1 FROM strategy_tramo t WHERE t.version_id = %s "
+            "AND t.type = c.management_type AND c.days_past_due <= t.to_day "
+            "AND ec.max_dpd > t.to_day)",
             [day, start, day, version.pk],
         )
         counts["TR"] = cursor.rowcount

@@ -94,12 +94,15 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "  AND e.previous_dpd <= tr.to_day THEN 1 ELSE 0 END "
         "ELSE 1 END AS applies, "
         "CASE WHEN g.case_id IS NULL THEN 0 ELSE 1 END AS guarded, "
-        "CAST(NULL AS varchar(10)) AS to_code, CAST(NULL AS varchar(10)) AS to_class, "
-        "CAST(NULL AS integer) AS to_tramo "
+        "coalesce(b.to_code, c.action_code) AS to_code, "
+        "coalesce(ta.classification, c.classification) AS to_class, "
+        "coalesce(ta.tramo, c.tramo) AS to_tramo "
         "FROM collections_field_caseevent e "
         "JOIN collections_field_case c ON c.id = e.case_id "
         "LEFT JOIN strategy_bastransition b ON b.version_id = %s "
         "AND b.type = c.management_type AND b.from_code = c.action_code AND b.on_code = e.code "
+        "LEFT JOIN strategy_suggestedaction ta ON ta.version_id = b.version_id "
+        "AND ta.type = b.type AND ta.code = b.to_code "
         "LEFT JOIN strategy_tramo tr ON tr.version_id = %s AND tr.type = c.management_type "
         "AND tr.number = c.tramo "
         "LEFT JOIN strategy_resultcode rc ON e.kind = 'result' AND rc.version_id = %s "
@@ -109,7 +112,7 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         f"WHERE e.business_date = %s AND e.seq = %s AND {scope.cases('c')}",
         [v, v, v, day, k],
     )
-    _resolve_targets(cursor, v, "code")
+    _apply_guard(cursor, v)
     _write_moves(cursor, day, version, counts)
 
     # 2. The visit went beyond the tramo's maximum: its own row applied, now 90.
@@ -119,8 +122,9 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         f"SELECT {MOVE_COLUMNS}, "
         "b.to_code AS bas_to, false AS is_promise, CAST(NULL AS integer) AS to_phone_days, "
         "CAST(NULL AS numeric) AS result_promise_amount, 0 AS counts_visit, 1 AS applies, "
-        "m.guarded, CAST(NULL AS varchar(10)) AS to_code, "
-        "CAST(NULL AS varchar(10)) AS to_class, CAST(NULL AS integer) AS to_tramo "
+        "m.guarded, coalesce(b.to_code, c.action_code) AS to_code, "
+        "coalesce(ta.classification, c.classification) AS to_class, "
+        "coalesce(ta.tramo, c.tramo) AS to_tramo "
         "FROM engine_move m "
         "JOIN collections_field_caseevent e ON e.id = m.event_id "
         "JOIN collections_field_case c ON c.id = m.case_id "
@@ -128,6 +132,8 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "AND tr.number = c.tramo "
         "LEFT JOIN strategy_bastransition b ON b.version_id = %s "
         "AND b.type = c.management_type AND b.from_code = c.action_code AND b.on_code = '90' "
+        "LEFT JOIN strategy_suggestedaction ta ON ta.version_id = b.version_id "
+        "AND ta.type = b.type AND ta.code = b.to_code "
         "WHERE m.applies = 1 AND m.counts_visit = 1 AND m.to_tramo = m.from_tramo "
         "AND c.visits_in_tramo > tr.max_visits AND c.status <> 'closed'",
         [v, v],
@@ -135,15 +141,13 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
     cursor.execute("UPDATE engine_move90 SET code = '90', kind = 'event'")
     cursor.execute("DROP TABLE engine_move" if sql.is_postgres() else "DROP TABLE temp.engine_move")
     cursor.execute("ALTER TABLE engine_move90 RENAME TO engine_move")
-    _resolve_targets(cursor, v, "code")
-    counts["max_visits"] += _write_moves(cursor, day, version, counts, record_event=False)
+    _apply_guard(cursor, v)
+    counts["max_visits"] += _write_moves(cursor, day, version, counts)
 
 
-def _resolve_targets(cursor, v: int, _code_column: str) -> None:
-    """to_code: the BAS row's target (a missing pair keeps the code), then the
-    partial-payment guard; to_class and to_tramo from the AS table."""
-    cursor.execute("UPDATE engine_move SET to_code = coalesce(bas_to, from_code)")
-    # Partial payment today: a worse classification is not allowed (5.2.4).
+def _apply_guard(cursor, v: int) -> None:
+    """A partial payment today: a move to a worse classification lands on the same
+    tramo and visit of the current classification, or stays (5.2.4)."""
     cursor.execute(
         "UPDATE engine_move SET to_code = coalesce("
         "(SELECT same.code FROM strategy_suggestedaction target "
@@ -152,28 +156,25 @@ def _resolve_targets(cursor, v: int, _code_column: str) -> None:
         " AND same.tramo = target.tramo AND same.visit = target.visit "
         " WHERE target.version_id = %s AND target.type = engine_move.type "
         " AND target.code = engine_move.to_code), from_code) "
-        "WHERE guarded = 1 AND applies = 1 AND ("
-        " SELECT tc.position FROM strategy_suggestedaction ta "
-        " JOIN strategy_classification tc ON tc.version_id = ta.version_id AND tc.type = ta.type "
-        " AND tc.code = ta.classification "
-        " WHERE ta.version_id = %s AND ta.type = engine_move.type AND ta.code = engine_move.to_code"
+        "WHERE guarded = 1 AND applies = 1 AND to_class <> from_class AND ("
+        " SELECT tc.position FROM strategy_classification tc WHERE tc.version_id = %s "
+        " AND tc.type = engine_move.type AND tc.code = engine_move.to_class"
         ") > (SELECT fc.position FROM strategy_classification fc WHERE fc.version_id = %s "
         " AND fc.type = engine_move.type AND fc.code = engine_move.from_class)",
         [v, v, v],
     )
     cursor.execute(
         "UPDATE engine_move SET "
-        "to_class = coalesce((SELECT a.classification FROM strategy_suggestedaction a "
-        " WHERE a.version_id = %s AND a.type = engine_move.type AND a.code = engine_move.to_code),"
-        " from_class), "
-        "to_tramo = coalesce((SELECT a.tramo FROM strategy_suggestedaction a "
-        " WHERE a.version_id = %s AND a.type = engine_move.type AND a.code = engine_move.to_code),"
-        " from_tramo)",
+        "to_class = (SELECT a.classification FROM strategy_suggestedaction a "
+        " WHERE a.version_id = %s AND a.type = engine_move.type AND a.code = engine_move.to_code), "
+        "to_tramo = (SELECT a.tramo FROM strategy_suggestedaction a "
+        " WHERE a.version_id = %s AND a.type = engine_move.type AND a.code = engine_move.to_code) "
+        "WHERE guarded = 1 AND applies = 1",
         [v, v],
     )
 
 
-def _write_moves(cursor, day: date, version: StrategyVersion, counts, record_event=True) -> int:
+def _write_moves(cursor, day: date, version: StrategyVersion, counts) -> int:
     """History first (it needs the 'from'), then the cases, then the items' flag."""
     cursor.execute(
         "INSERT INTO collections_field_casehistory (case_id, business_date, at, seq, from_code, "
@@ -238,5 +239,4 @@ def _write_moves(cursor, day: date, version: StrategyVersion, counts, record_eve
     counts["changed"] += changed or 0
     counts["phone"] += phone or 0
     counts["closed"] += closed or 0
-    del record_event
     return moved

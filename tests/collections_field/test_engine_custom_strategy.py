@@ -49,6 +49,7 @@ bas:
   - {type: M, from: Y21, on: TR, to: Y31}
   - {type: M, from: Y21, on: "60", to: Y31}
   - {type: M, from: Y31, on: PG, to: Y21}
+  - {type: M, from: X11, on: "60", to: Y21}
 action_plans:
   - {type: M, tramo: 1, order: 1, channel: sms, from_day: 1, to_day: 3, template: null,
      manual: false}
@@ -141,3 +142,21 @@ def test_a_new_client_opens_at_its_classification_and_tramo(replay):
     # DPD 25: classification R (N ends at 10), tramo 2 -> Y21; DPD 3 -> N, tramo 1 -> X11.
     assert (r.case("C1").classification, r.case("C1").action_code) == ("R", "Y21")
     assert (r.case("C2").classification, r.case("C2").action_code) == ("N", "X11")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partial_payment_keeps_the_classification_from_worsening(replay):
+    r = replay
+    r.snapshot(1, [overdue_row("C1", "CR1", 4, installments=2)])
+    r.result(1, "C1", "OK", promise_in=1)
+    r.cycle(1)
+    # Day 3: the promise of day 2 is broken (X11 on 60 -> Y21, classification R), but
+    # the client pays one of two installments that day: N is kept, at tramo 2 visit 1.
+    r.snapshot(3, [overdue_row("C1", "CR1", 6, installments=2)])
+    r.payment(3, "CR1", installments=1)
+    r.cycle(3)
+    case = r.case("C1")
+    assert (case.action_code, case.classification) == ("X21", "N")
+    broken = case.history.get(cause="60")
+    assert (broken.from_code, broken.to_code) == ("X11", "X21")
+    assert broken.reason == "partial payment: classification kept"

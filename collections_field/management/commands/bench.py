@@ -38,10 +38,15 @@ class Command(BaseCommand):
         parser.add_argument("--credits", type=int, default=1_000_000)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 2))
+        parser.add_argument(
+            "--profile", type=float, default=0, help="print statements slower than this (s)"
+        )
 
-    def handle(self, *args, credits: int, seed: int, date: date, **options):
+    def handle(self, *args, credits: int, seed: int, date: date, profile: float, **options):
         if connection.vendor != "postgresql":
             raise CommandError("the bench needs PostgreSQL: set DATABASE_URL")
+        if profile:
+            connection.execute_wrappers.append(SlowStatements(self.stdout, profile))
         self.rows: list[tuple[str, float, int | None]] = []
         workdir = Path(settings.VAR_DIR) / "bench"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +184,22 @@ class Command(BaseCommand):
         except OSError:
             pass
         return float("nan")
+
+
+class SlowStatements:
+    """Prints each statement slower than the threshold, to see where a step spends."""
+
+    def __init__(self, out, threshold: float):
+        self.out, self.threshold = out, threshold
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.monotonic()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            seconds = time.monotonic() - started
+            if seconds >= self.threshold:
+                self.out.write(f"      {seconds:6.2f} s  {' '.join(sql.split())[:150]}")
 
 
 def advance_snapshot(source: Path, target: Path, *, seed: int) -> None:
