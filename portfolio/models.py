@@ -279,6 +279,9 @@ class Credit(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="credits")
     origin_officer_code = models.CharField(_("origin officer"), max_length=20, blank=True)
     first_seen_on = models.DateField(_("first seen on"))
+    # Hash of the snapshot columns that feed the credit, its client and the client's
+    # home address: a night rewrites only the rows whose hash changed.
+    snapshot_hash = models.CharField(max_length=32, blank=True)
     # Set when a later snapshot no longer lists the credit (paid off or transferred).
     left_on = models.DateField(_("left the portfolio on"), null=True, blank=True)
 

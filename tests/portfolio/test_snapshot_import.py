@@ -168,3 +168,26 @@ def test_command_exits_non_zero_naming_the_line(organisation, tmp_path, capsys):
     with pytest.raises(CommandError, match="nothing was loaded"):
         call_command("import_snapshot", str(bad), "--date", "2026-11-24")
     assert "line 3, days_past_due" in capsys.readouterr().err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_row_rewrites_its_client_and_address(two_clients, tmp_path):
+    snapshot_import(source=two_clients, business_date=D1)
+    changed = write_snapshot(
+        tmp_path / "d2.csv",
+        [
+            row(client_name="Rosa Quispe de Huamán", phone="912345678", address="Jr. Nuevo 1"),
+            row(credit_code="CR2", days_past_due="41", overdue_installments="2"),
+            row(credit_code="CR3", client_code="C2", client_name="Juan Mamani Condori",
+                document_id="20123456789", currency="USD", agency_code="AG02",
+                days_past_due="0", overdue_installments="0", overdue_amount="0",
+                lat="", lon="", phone="", quadrant_code=""),
+        ],
+    )  # fmt: skip
+    result = snapshot_import(source=changed, business_date=D2)
+    assert (result.clients_new, result.credits_new, result.credits_left) == (0, 0, 0)
+    rosa = Client.objects.get(code="C1")
+    assert (rosa.name, rosa.phone) == ("Rosa Quispe de Huamán", "912345678")
+    assert Address.objects.get(client=rosa, kind="home").text == "Jr. Nuevo 1"
+    assert CreditPosition.objects.get(business_date=D2, credit__code="CR2").days_past_due == 41
+    assert Client.objects.get(code="C2").name == "Juan Mamani Condori"
