@@ -290,17 +290,14 @@ class _PostgresStage:
                     errors or [SnapshotRowError(0, None, _("the file could not be read"))]
                 )
             cursor.execute("CREATE UNIQUE INDEX ON snapshot_typed (credit_code)")
-            cursor.execute("ANALYZE snapshot_typed")
 
     def _cast(self, cursor) -> None:
         def money(name: str) -> str:
             return f"coalesce(nullif(trim({name}), '')::numeric, 0)"
 
-        hashed = (
-            "md5(concat_ws('|', "
-            + ", ".join(f"coalesce(trim(r.{c}), '')" for c in HASHED_COLUMNS)
-            + "))"
-        )
+        # The raw text is enough to notice a change; OFFSET 0 keeps the planner from
+        # inlining (and so computing twice) the hash.
+        hashed = "md5(concat_ws('|', " + ", ".join(f"r.{c}" for c in HASHED_COLUMNS) + "))"
 
         cursor.execute(
             "CREATE TEMP TABLE snapshot_typed ON COMMIT DROP AS SELECT "
@@ -324,9 +321,9 @@ class _PostgresStage:
             f"{money('r.commissions')} AS commissions, "
             "coalesce(trim(r.quadrant_code), '') AS quadrant_code, "
             "coalesce(trim(r.next_due_date), '') AS next_due_text, "
-            f"{hashed} AS row_hash, k.id AS credit_id, k.client_id, "
-            f"(k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> {hashed}) AS changed "
-            "FROM snapshot_raw r LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
+            "h.row_hash, k.id AS credit_id, k.client_id, "
+            "(k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> h.row_hash) AS changed "
+            f"FROM snapshot_raw r CROSS JOIN LATERAL (SELECT {hashed} AS row_hash OFFSET 0) h LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
             "LEFT JOIN portfolio_quadrant q ON q.code = nullif(trim(r.quadrant_code), '') "
             "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code)"
         )

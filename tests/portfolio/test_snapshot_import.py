@@ -177,7 +177,8 @@ def test_a_changed_row_rewrites_its_client_and_address(two_clients, tmp_path):
         tmp_path / "d2.csv",
         [
             row(client_name="Rosa Quispe de Huamán", phone="912345678", address="Jr. Nuevo 1"),
-            row(credit_code="CR2", days_past_due="41", overdue_installments="2"),
+            row(credit_code="CR2", days_past_due="41", overdue_installments="2",
+                client_name="Rosa Quispe de Huamán", phone="912345678", address="Jr. Nuevo 1"),
             row(credit_code="CR3", client_code="C2", client_name="Juan Mamani Condori",
                 document_id="20123456789", currency="USD", agency_code="AG02",
                 days_past_due="0", overdue_installments="0", overdue_amount="0",
