@@ -323,7 +323,8 @@ class _PostgresStage:
             "coalesce(trim(r.next_due_date), '') AS next_due_text, "
             "h.row_hash, k.id AS credit_id, k.client_id, "
             "(k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> h.row_hash) AS changed "
-            f"FROM snapshot_raw r CROSS JOIN LATERAL (SELECT {hashed} AS row_hash OFFSET 0) h LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
+            f"FROM snapshot_raw r CROSS JOIN LATERAL (SELECT {hashed} AS row_hash OFFSET 0) h "
+            "LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
             "LEFT JOIN portfolio_quadrant q ON q.code = nullif(trim(r.quadrant_code), '') "
             "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code)"
         )
