@@ -51,7 +51,9 @@ class Case(models.Model):
     overdue_amount = models.DecimalField(
         _("overdue amount (PEN)"), max_digits=16, decimal_places=2, default=0
     )
-    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    # Days past due on date D are D - overdue_since: the date stays put while the
+    # client does not pay, so a night rewrites only the cases whose figures moved.
+    overdue_since = models.DateField(_("overdue since"), null=True, blank=True)
     # The tramo the current assignment was made for: a tramo jump reassigns at once.
     assigned_tramo = models.PositiveSmallIntegerField(null=True, blank=True)
     opened_on = models.DateField(_("opened on"))

@@ -34,6 +34,8 @@ def case_detail(*, user: AbstractBaseUser, client_code: str) -> dict[str, Any]:
     """The case as DOMAIN.md 7.4 `GET cases/{client_code}/` shows it."""
     case = case_for(user=user, client_code=client_code)
     address = case.collection_address
+    today = current_business_date()
+    overdue_days = (today - case.overdue_since).days if today and case.overdue_since else 0
     history = case.history.select_related("by").order_by("at", "seq", "id")
     return {
         "client_code": case.client.code,
@@ -42,6 +44,8 @@ def case_detail(*, user: AbstractBaseUser, client_code: str) -> dict[str, Any]:
         "action_code": case.action_code,
         "tramo": case.tramo,
         "visits_in_tramo": case.visits_in_tramo,
+        "days_past_due": overdue_days if case.status != "closed" else 0,
+        "overdue_amount": case.overdue_amount,
         "officer_code": case.officer.code if case.officer else None,
         "external_agency_code": case.external_agency.code if case.external_agency else None,
         "status": case.status,
@@ -91,6 +95,16 @@ def case_detail(*, user: AbstractBaseUser, client_code: str) -> dict[str, Any]:
         ],
         "actions": [],  # the current tramo's plan items arrive with the action-plan step
     }
+
+
+def current_business_date():
+    """The business date of the last finished cycle: what the lists are for."""
+    return (
+        CycleRun.objects.filter(status=CycleRun.Status.DONE)
+        .order_by("-business_date")
+        .values_list("business_date", flat=True)
+        .first()
+    )
 
 
 def cycle_status(*, business_date) -> CycleRun:

@@ -79,11 +79,13 @@ def derive_events(
             "ELSE p.principal_balance END) AS exposure, "
             "sum(CASE WHEN k.currency = 'USD' THEN p.overdue_amount * %s "
             "ELSE p.overdue_amount END) AS overdue, "
-            "max(p.days_past_due) AS max_dpd, sum(p.overdue_installments) AS overdue_inst "
+            "max(p.days_past_due) AS max_dpd, sum(p.overdue_installments) AS overdue_inst, "
+            f"CASE WHEN max(p.days_past_due) > 0 "
+            f"THEN {sql.date_minus('%s', 'max(p.days_past_due)')} END AS overdue_since "
             "FROM portfolio_creditposition p JOIN portfolio_credit k ON k.id = p.credit_id "
             "JOIN portfolio_client cl ON cl.id = p.client_id "
             f"WHERE p.business_date = %s AND {scope.clients('cl')} GROUP BY p.client_id",
-            [rate, rate, day],
+            [rate, rate, day, day],
         )
         cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
 
@@ -101,30 +103,35 @@ def derive_events(
         open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
 
         # TR candidates, before today's figures overwrite yesterday's: a case whose
-        # days past due cross some tramo's end today (checked against its tramo then).
-        cursor.execute(
-            insert.replace("detail)", "detail, previous_dpd)")
-            + f"SELECT %s, c.id, 'event', 'TR', %s, {RANK['TR']}, 0, NULL, '', NULL, "
-            "false, '', c.days_past_due FROM collections_field_case c "
-            "JOIN engine_client ec ON ec.client_id = c.client_id "
-            f"WHERE {open_case} AND c.opened_on < %s AND ec.max_dpd > c.days_past_due "
-            "AND EXISTS (SELECT 1 FROM strategy_tramo t WHERE t.version_id = %s "
-            "AND t.type = c.management_type AND c.days_past_due <= t.to_day "
-            "AND ec.max_dpd > t.to_day)",
-            [day, start, day, version.pk],
-        )
-        counts["TR"] = cursor.rowcount
+        # days past due cross some tramo's end since the previous position (checked
+        # against its tramo then).
+        counts["TR"] = 0
+        if previous_snapshot is not None:
+            before = sql.days_between("%s", "c.overdue_since")
+            cursor.execute(
+                insert.replace("detail)", "detail, previous_dpd)")
+                + f"SELECT %s, c.id, 'event', 'TR', %s, {RANK['TR']}, 0, NULL, '', NULL, "
+                f"false, '', {before} FROM collections_field_case c "
+                "JOIN engine_client ec ON ec.client_id = c.client_id "
+                f"WHERE {open_case} AND c.opened_on < %s AND c.overdue_since IS NOT NULL "
+                f"AND ec.max_dpd > {before} AND EXISTS (SELECT 1 FROM strategy_tramo t "
+                "WHERE t.version_id = %s AND t.type = c.management_type "
+                f"AND {before} <= t.to_day AND ec.max_dpd > t.to_day)",
+                [day, start, previous_snapshot, day, previous_snapshot, version.pk,
+                 previous_snapshot],
+            )  # fmt: skip
+            counts["TR"] = cursor.rowcount
 
         # Figures of the day for every open case (only rows that changed are written).
         cursor.execute(
             "UPDATE collections_field_case AS c SET exposure = coalesce(ec.exposure, 0), "
-            "overdue_amount = coalesce(ec.overdue, 0), days_past_due = coalesce(ec.max_dpd, 0), "
+            "overdue_amount = coalesce(ec.overdue, 0), overdue_since = ec.overdue_since, "
             "updated_for = %s FROM collections_field_case c2 "
             "LEFT JOIN engine_client ec ON ec.client_id = c2.client_id "
             f"WHERE c2.id = c.id AND c.status <> 'closed' AND {scope.cases('c')} AND ("
             "c.exposure IS DISTINCT FROM coalesce(ec.exposure, 0) "
             "OR c.overdue_amount IS DISTINCT FROM coalesce(ec.overdue, 0) "
-            "OR c.days_past_due IS DISTINCT FROM coalesce(ec.max_dpd, 0))",
+            "OR c.overdue_since IS DISTINCT FROM ec.overdue_since)",
             [day],
         )
         # Phone collection is over: back to the field at the same code (5.2.13).
@@ -287,7 +294,7 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
     sql.create_temp(
         cursor,
         "engine_open",
-        "SELECT ec.client_id, ec.max_dpd, ec.exposure, c.id AS case_id, "
+        "SELECT ec.client_id, ec.max_dpd, ec.exposure, ec.overdue_since, c.id AS case_id, "
         "c.classification AS kept_classification, c.action_code AS prev_code, "
         "(SELECT m.code FROM strategy_managementtype m WHERE m.version_id = %s AND "
         "(m.max_exposure IS NULL OR ec.exposure <= m.max_exposure) "
@@ -331,10 +338,10 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
     cursor.execute(
         "INSERT INTO collections_field_case (client_id, management_type, classification, "
         "action_code, tramo, visits_in_tramo, status, promise_paid, "
-        "exposure, overdue_amount, days_past_due, opened_on, updated_for, "
+        "exposure, overdue_amount, overdue_since, opened_on, updated_for, "
         "collection_address_id) "
         "SELECT eo.client_id, eo.type, eo.classification, eo.action_code, a.tramo, 0, "
-        "'active', false, eo.exposure, 0, eo.max_dpd, %s, %s, "
+        "'active', false, eo.exposure, 0, eo.overdue_since, %s, %s, "
         "(SELECT ad.id FROM portfolio_address ad WHERE ad.client_id = eo.client_id "
         "AND ad.kind = 'home' AND ad.guarantor_id IS NULL) "
         "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
@@ -348,7 +355,8 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "classification = eo.classification, action_code = eo.action_code, tramo = a.tramo, "
         "visits_in_tramo = 0, status = 'active', phone_until = NULL, promise_date = NULL, "
         "promise_amount = NULL, promise_made_at = NULL, promise_paid = false, "
-        "opened_on = %s, closed_on = NULL, assigned_tramo = NULL "
+        "overdue_since = eo.overdue_since, opened_on = %s, closed_on = NULL, "
+        "assigned_tramo = NULL "
         "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
         "AND a.type = eo.type AND a.code = eo.action_code WHERE c.id = eo.case_id",
         [day, v],

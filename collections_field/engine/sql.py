@@ -49,6 +49,19 @@ def date_plus(date_sql: str, days_sql: str) -> str:
     return f"date({date_sql}, '+' || ({days_sql}) || ' days')"
 
 
+def date_minus(date_sql: str, days_sql: str) -> str:
+    if is_postgres():
+        return f"({date_sql}::date - ({days_sql})::int)"
+    return f"date({date_sql}, '-' || ({days_sql}) || ' days')"
+
+
+def days_between(later_sql: str, earlier_sql: str) -> str:
+    """Whole days from one date to another, as an integer."""
+    if is_postgres():
+        return f"({later_sql}::date - {earlier_sql})"
+    return f"CAST(julianday({later_sql}) - julianday({earlier_sql}) AS integer)"
+
+
 def greatest(a: str, b: str) -> str:
     return f"greatest({a}, {b})" if is_postgres() else f"max({a}, {b})"
 

@@ -90,7 +90,8 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "  CASE WHEN c.promise_date = e.promise_date AND c.promise_paid = false "
         "  THEN 1 ELSE 0 END "
         "WHEN e.code = 'TR' AND e.kind = 'event' THEN "
-        "  CASE WHEN tr.to_day IS NOT NULL AND c.days_past_due > tr.to_day "
+        "  CASE WHEN tr.to_day IS NOT NULL "
+        f"  AND {sql.days_between('%s', 'c.overdue_since')} > tr.to_day "
         "  AND e.previous_dpd <= tr.to_day THEN 1 ELSE 0 END "
         "ELSE 1 END AS applies, "
         "CASE WHEN g.case_id IS NULL THEN 0 ELSE 1 END AS guarded, "
@@ -110,7 +111,7 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "LEFT JOIN collections_field_fieldresult fr ON fr.id = e.result_id "
         "LEFT JOIN engine_guard g ON g.case_id = e.case_id "
         f"WHERE e.business_date = %s AND e.seq = %s AND {scope.cases('c')}",
-        [v, v, v, day, k],
+        [day, v, v, v, day, k],
     )
     _apply_guard(cursor, v)
     _write_moves(cursor, day, version, counts)

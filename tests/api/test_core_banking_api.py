@@ -68,6 +68,7 @@ def test_a_night_and_a_day_over_the_api(core, tmp_path):
     core.post("/api/v1/cycles/", {"date": "2026-11-03"}, format="json")
     case = core.get("/api/v1/cases/C1/").json()
     assert (case["action_code"], case["classification"], case["status"]) == ("A11", "A", "active")
+    assert case["days_past_due"] == 6
     assert [
         (h["from"], h["to"], h["cause"]) for h in case["history"] if h["cause"] != "assign"
     ] == [

@@ -43,7 +43,7 @@ def state() -> tuple:
     cases = list(
         Case.objects.order_by("client__code").values_list(
             "client__code", "action_code", "classification", "tramo", "visits_in_tramo",
-            "status", "officer__code", "promise_date", "days_past_due",
+            "status", "officer__code", "promise_date", "overdue_since",
         )
     )  # fmt: skip
     history = list(
