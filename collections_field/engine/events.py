@@ -71,6 +71,8 @@ def derive_events(
     rate = float(version.usd_rate)
     counts: dict[str, int] = {}
     with connection.cursor() as cursor:
+        # One pass over the day's positions (and the previous day's, by credit):
+        # each client's figures, installments paid since, and any rescheduling.
         sql.create_temp(
             cursor,
             "engine_client",
@@ -81,11 +83,18 @@ def derive_events(
             "ELSE p.overdue_amount END) AS overdue, "
             "max(p.days_past_due) AS max_dpd, sum(p.overdue_installments) AS overdue_inst, "
             f"CASE WHEN max(p.days_past_due) > 0 "
-            f"THEN {sql.date_minus('%s', 'max(p.days_past_due)')} END AS overdue_since "
+            f"THEN {sql.date_minus('%s', 'max(p.days_past_due)')} END AS overdue_since, "
+            "coalesce(sum("
+            f"{sql.greatest('pp.overdue_installments - p.overdue_installments', '0')}), 0) "
+            "AS paid, "
+            "max(CASE WHEN pp.total_installments <> p.total_installments THEN 1 ELSE 0 END) "
+            "AS rescheduled "
             "FROM portfolio_creditposition p JOIN portfolio_credit k ON k.id = p.credit_id "
             "JOIN portfolio_client cl ON cl.id = p.client_id "
+            "LEFT JOIN portfolio_creditposition pp ON pp.credit_id = p.credit_id "
+            "AND pp.business_date = %s "
             f"WHERE p.business_date = %s AND {scope.clients('cl')} GROUP BY p.client_id",
-            [rate, rate, day, day],
+            [rate, rate, day, previous_snapshot, day],
         )
         cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
 
@@ -165,21 +174,8 @@ def derive_events(
         )
         params.append(end)
         if previous_snapshot is not None:
-            sql.create_temp(
-                cursor,
-                "engine_paid",
-                "SELECT d.client_id, "
-                f"sum({sql.greatest('pp.overdue_installments - d.overdue_installments', '0')}) "
-                "AS paid, max(CASE WHEN pp.total_installments <> d.total_installments "
-                "THEN 1 ELSE 0 END) AS rescheduled "
-                "FROM portfolio_creditposition d JOIN portfolio_creditposition pp "
-                "ON pp.credit_id = d.credit_id AND pp.business_date = %s "
-                "JOIN collections_field_case c ON c.client_id = d.client_id "
-                f"WHERE d.business_date = %s AND {open_case} GROUP BY d.client_id",
-                [previous_snapshot, day],
-            )
             pieces.append(
-                "SELECT c.id, %s FROM engine_paid ep "
+                "SELECT c.id, %s FROM engine_client ep "
                 "JOIN collections_field_case c ON c.client_id = ep.client_id "
                 f"WHERE ep.paid > 0 AND {open_case} AND NOT EXISTS ("
                 "SELECT 1 FROM portfolio_payment pay JOIN portfolio_credit k "
@@ -189,7 +185,7 @@ def derive_events(
             params += [start, sql.ts(sql.start_of(previous_snapshot)), start]
             cursor.execute(
                 insert + f"SELECT %s, c.id, 'event', '80', %s, {RANK['80']}, 0, NULL, '', "
-                "NULL, false, 'rescheduled' FROM engine_paid ep "
+                "NULL, false, 'rescheduled' FROM engine_client ep "
                 "JOIN collections_field_case c ON c.client_id = ep.client_id "
                 f"WHERE ep.rescheduled = 1 AND {open_case}",
                 [day, start],
@@ -280,7 +276,7 @@ def derive_events(
             f"ON cl.id = k.client_id WHERE {scope.clients('cl')})",
             [day, end],
         )
-        sql.drop_temp(cursor, "engine_client", "engine_paid", "engine_open", "engine_seq")
+        sql.drop_temp(cursor, "engine_client", "engine_open", "engine_seq")
     return counts
 
 
