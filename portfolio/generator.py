@@ -35,32 +35,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-COLUMNS = (
-    "credit_code",
-    "client_code",
-    "client_name",
-    "document_id",
-    "product",
-    "currency",
-    "disbursed_amount",
-    "principal_balance",
-    "overdue_amount",
-    "overdue_installments",
-    "total_installments",
-    "days_past_due",
-    "agency_code",
-    "next_due_date",
-    "origin_officer_code",
-    "phone",
-    "email",
-    "address",
-    "lat",
-    "lon",
-    "quadrant_code",
-    "late_interest",
-    "collection_fees",
-    "commissions",
-)
+from portfolio.snapshot import COLUMNS as SNAPSHOT_COLUMNS
+
+# The snapshot contract (DOMAIN.md 7.1), in the importer's order.
+COLUMNS = tuple(column.name for column in SNAPSHOT_COLUMNS)
 
 CHUNK_ROWS = 100_000  # rows formatted and written at a time
 JOIN_BLOCK_ROWS = 16_384

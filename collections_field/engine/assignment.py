@@ -52,22 +52,14 @@ def assign_cases(
         if not month_start:
             # The holder of the most delinquent credit, for a case never assigned.
             cursor.execute(
-                "UPDATE engine_assign AS a SET new_officer = h.officer_id FROM ("
-                " SELECT x.case_id, x.officer_id FROM ("
-                "  SELECT ea.case_id, o.id AS officer_id, row_number() OVER ("
-                "   PARTITION BY ea.case_id "
-                "   ORDER BY p.days_past_due DESC, p.overdue_amount DESC, k.code) AS rn "
-                "  FROM engine_assign ea "
-                "  JOIN collections_field_case c ON c.id = ea.case_id "
-                "  JOIN portfolio_credit k ON k.client_id = c.client_id "
-                "  JOIN portfolio_creditposition p ON p.credit_id = k.id "
-                "  AND p.business_date = %s "
-                "  JOIN portfolio_officer o ON o.code = k.origin_officer_code AND o.active = true "
-                "  WHERE ea.old_officer IS NULL AND ea.assigned_tramo IS NULL AND EXISTS ("
-                "   SELECT 1 FROM engine_cover cv WHERE cv.officer_id = o.id "
-                "   AND cv.tramo = ea.tramo)"
-                " ) x WHERE x.rn = 1"
-                ") h WHERE h.case_id = a.case_id",
+                "UPDATE engine_assign SET new_officer = (SELECT o.id FROM portfolio_credit k "
+                "JOIN portfolio_creditposition p ON p.credit_id = k.id AND p.business_date = %s "
+                "JOIN portfolio_officer o ON o.code = k.origin_officer_code AND o.active = true "
+                "JOIN engine_cover cv ON cv.officer_id = o.id AND cv.tramo = engine_assign.tramo "
+                "WHERE k.client_id = (SELECT client_id FROM collections_field_case "
+                " WHERE id = engine_assign.case_id) "
+                "ORDER BY p.days_past_due DESC, p.overdue_amount DESC, k.code LIMIT 1) "
+                "WHERE old_officer IS NULL AND assigned_tramo IS NULL",
                 [day],
             )
             # The current officer keeps a case whose subzone and tramo it covers.
