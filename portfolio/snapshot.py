@@ -251,76 +251,111 @@ def _read_header(stream: BinaryIO) -> tuple[list[str], list[str]]:
 # --- PostgreSQL: COPY, validate in SQL, cast -------------------------------------
 
 
+# PostgreSQL types for a COPY straight into typed columns. Dates stay text so that
+# only ISO dates pass (the server would also read 02/11/2026, by its DateStyle).
+PG_TYPES = {"money": "numeric", "int": "integer", "smallint": "smallint",
+            "lat": "float8", "lon": "float8"}  # fmt: skip
+
+
 class _PostgresStage:
-    """COPY into text, then an optimistic typed cast gated by cheap checks; only a
-    file that fails them pays for the line-by-line validation that names errors."""
+    """COPY straight into typed columns, then cheap set-based checks. A file the
+    typed COPY refuses, or that fails the checks, is staged again as text and pays
+    for the line-by-line validation that names every error."""
 
     def stage(self, stream: BinaryIO, header: list[str]) -> None:
-        import psycopg2
-
-        cols = ", ".join(f'"{h}" text' for h in header)
         with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMP TABLE snapshot_raw (line bigint GENERATED ALWAYS AS IDENTITY "
-                f"(START WITH 2), {cols}) ON COMMIT DROP"
-            )
-            column_list = ", ".join(f'"{h}"' for h in header)
-            try:
-                with transaction.atomic():
-                    cursor.copy_expert(
-                        f"COPY snapshot_raw ({column_list}) FROM STDIN "
-                        "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
-                        _BomSkipper(stream),
-                    )
-            except (psycopg2.DataError, DataError) as exc:
-                raise SnapshotError([_copy_error(exc)]) from exc
-            # Optional columns absent from the file read as empty.
-            for column in COLUMNS:
-                if column.name not in header:
-                    cursor.execute(f'ALTER TABLE snapshot_raw ADD COLUMN "{column.name}" text')
-            try:
-                with transaction.atomic():
-                    self._cast(cursor)
-                    clean = self._looks_clean(cursor)
-            except (psycopg2.DataError, DataError):
-                clean = False
+            typed = self._copy(cursor, stream, header, typed=True)
+            clean = False
+            if typed:
+                try:
+                    with transaction.atomic():
+                        self._cast(cursor, typed=True)
+                        clean = self._looks_clean(cursor)
+                except DataError:
+                    clean = False
             if not clean:
+                cursor.execute("DROP TABLE IF EXISTS snapshot_typed")
+                stream.seek(0)
+                self._copy(cursor, stream, header, typed=False)
                 errors = self._validate(cursor)
                 raise SnapshotError(
                     errors or [SnapshotRowError(0, None, _("the file could not be read"))]
                 )
             cursor.execute("CREATE UNIQUE INDEX ON snapshot_typed (credit_code)")
 
-    def _cast(self, cursor) -> None:
+    def _copy(self, cursor, stream: BinaryIO, header: list[str], *, typed: bool) -> bool:
+        """Stage the file; absent optional columns read as empty. False when the typed
+        COPY refused a value (the text COPY then finds and names it)."""
+        import psycopg2
+
+        def pg_type(name: str) -> str:
+            column = COLUMN_BY_NAME.get(name)
+            return PG_TYPES.get(column.kind, "text") if typed and column else "text"
+
+        cursor.execute("DROP TABLE IF EXISTS snapshot_raw")
+        cols = ", ".join(f'"{h}" {pg_type(h)}' for h in header)
+        cursor.execute(
+            "CREATE TEMP TABLE snapshot_raw (line bigint GENERATED ALWAYS AS IDENTITY "
+            f"(START WITH 2), {cols}) ON COMMIT DROP"
+        )
+        column_list = ", ".join(f'"{h}"' for h in header)
+        try:
+            with transaction.atomic():
+                cursor.copy_expert(
+                    f"COPY snapshot_raw ({column_list}) FROM STDIN "
+                    "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
+                    _BomSkipper(stream),
+                )
+        except (psycopg2.DataError, DataError) as exc:
+            if typed:
+                return False
+            raise SnapshotError([_copy_error(exc)]) from exc
+        for column in COLUMNS:
+            if column.name not in header:
+                cursor.execute(
+                    f'ALTER TABLE snapshot_raw ADD COLUMN "{column.name}" {pg_type(column.name)}'
+                )
+        return True
+
+    def _cast(self, cursor, *, typed: bool) -> None:
+        def text(name: str) -> str:
+            return f"coalesce(trim(r.{name}), '')"
+
+        def value(name: str, pg: str) -> str:
+            return f"r.{name}" if typed else f"nullif(trim(r.{name}), '')::{pg}"
+
         def money(name: str) -> str:
-            return f"coalesce(nullif(trim({name}), '')::numeric, 0)"
+            return f"coalesce({value(name, 'numeric')}, 0)"
 
-        # The raw text is enough to notice a change; OFFSET 0 keeps the planner from
-        # inlining (and so computing twice) the hash.
-        hashed = "md5(concat_ws('|', " + ", ".join(f"r.{c}" for c in HASHED_COLUMNS) + "))"
-
+        # The staged text is enough to notice a change; OFFSET 0 keeps the planner
+        # from inlining (and so computing twice) the hash.
+        hashed = (
+            "hashtextextended(concat_ws('|', "
+            + ", ".join(f"r.{c}" for c in HASHED_COLUMNS)
+            + "), 0)::text"
+        )
         cursor.execute(
             "CREATE TEMP TABLE snapshot_typed ON COMMIT DROP AS SELECT "
             "r.line, trim(r.credit_code) AS credit_code, trim(r.client_code) AS client_code, "
             "trim(r.client_name) AS client_name, trim(r.document_id) AS document_id, "
             "trim(r.product) AS product, upper(trim(r.currency)) AS currency, "
-            f"{money('r.disbursed_amount')} AS disbursed_amount, "
-            f"{money('r.principal_balance')} AS principal_balance, "
-            f"{money('r.overdue_amount')} AS overdue_amount, "
-            "trim(r.overdue_installments)::smallint AS overdue_installments, "
-            "trim(r.total_installments)::smallint AS total_installments, "
-            "trim(r.days_past_due)::int AS days_past_due, a.id AS agency_id, "
+            f"{money('disbursed_amount')} AS disbursed_amount, "
+            f"{money('principal_balance')} AS principal_balance, "
+            f"{money('overdue_amount')} AS overdue_amount, "
+            f"{value('overdue_installments', 'smallint')} AS overdue_installments, "
+            f"{value('total_installments', 'smallint')} AS total_installments, "
+            f"{value('days_past_due', 'integer')} AS days_past_due, a.id AS agency_id, "
             "nullif(trim(r.next_due_date), '')::date AS next_due_date, "
-            "coalesce(trim(r.origin_officer_code), '') AS origin_officer_code, "
-            "coalesce(trim(r.phone), '') AS phone, coalesce(trim(r.email), '') AS email, "
-            "coalesce(trim(r.address), '') AS address, "
-            "nullif(trim(r.lat), '')::float8 AS lat, nullif(trim(r.lon), '')::float8 AS lon, "
+            f"{text('origin_officer_code')} AS origin_officer_code, "
+            f"{text('phone')} AS phone, {text('email')} AS email, "
+            f"{text('address')} AS address, "
+            f"{value('lat', 'float8')} AS lat, {value('lon', 'float8')} AS lon, "
             "q.id AS quadrant_id, "
-            f"{money('r.late_interest')} AS late_interest, "
-            f"{money('r.collection_fees')} AS collection_fees, "
-            f"{money('r.commissions')} AS commissions, "
-            "coalesce(trim(r.quadrant_code), '') AS quadrant_code, "
-            "coalesce(trim(r.next_due_date), '') AS next_due_text, "
+            f"{money('late_interest')} AS late_interest, "
+            f"{money('collection_fees')} AS collection_fees, "
+            f"{money('commissions')} AS commissions, "
+            f"{text('quadrant_code')} AS quadrant_code, "
+            f"{text('next_due_date')} AS next_due_text, "
             "h.row_hash, k.id AS credit_id, k.client_id, "
             "(k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> h.row_hash) AS changed "
             f"FROM snapshot_raw r CROSS JOIN LATERAL (SELECT {hashed} AS row_hash OFFSET 0) h "
