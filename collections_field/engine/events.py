@@ -73,13 +73,25 @@ def derive_events(
     with connection.cursor() as cursor:
         # One pass over the day's positions (and the previous day's, by credit):
         # each client's figures, installments paid since, and any rescheduling.
+        # Dollar credits are few: a small set to convert, not a join with every credit.
+        sql.create_temp(
+            cursor,
+            "engine_usd",
+            "SELECT id FROM portfolio_credit WHERE currency = 'USD' AND left_on IS NULL",
+        )
+        in_scope = (
+            ""
+            if scope.agency_ids is None
+            else f"AND p.client_id IN (SELECT cl.id FROM portfolio_client cl "
+            f"WHERE {scope.clients('cl')}) "
+        )
         sql.create_temp(
             cursor,
             "engine_client",
             "SELECT p.client_id, "
-            "sum(CASE WHEN k.currency = 'USD' THEN p.principal_balance * %s "
+            "sum(CASE WHEN u.id IS NOT NULL THEN p.principal_balance * %s "
             "ELSE p.principal_balance END) AS exposure, "
-            "sum(CASE WHEN k.currency = 'USD' THEN p.overdue_amount * %s "
+            "sum(CASE WHEN u.id IS NOT NULL THEN p.overdue_amount * %s "
             "ELSE p.overdue_amount END) AS overdue, "
             "max(p.days_past_due) AS max_dpd, sum(p.overdue_installments) AS overdue_inst, "
             f"CASE WHEN max(p.days_past_due) > 0 "
@@ -89,11 +101,10 @@ def derive_events(
             "AS paid, "
             "max(CASE WHEN pp.total_installments <> p.total_installments THEN 1 ELSE 0 END) "
             "AS rescheduled "
-            "FROM portfolio_creditposition p JOIN portfolio_credit k ON k.id = p.credit_id "
-            "JOIN portfolio_client cl ON cl.id = p.client_id "
+            "FROM portfolio_creditposition p LEFT JOIN engine_usd u ON u.id = p.credit_id "
             "LEFT JOIN portfolio_creditposition pp ON pp.credit_id = p.credit_id "
             "AND pp.business_date = %s "
-            f"WHERE p.business_date = %s AND {scope.clients('cl')} GROUP BY p.client_id",
+            f"WHERE p.business_date = %s {in_scope}GROUP BY p.client_id",
             [rate, rate, day, previous_snapshot, day],
         )
         cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
@@ -276,7 +287,7 @@ def derive_events(
             f"ON cl.id = k.client_id WHERE {scope.clients('cl')})",
             [day, end],
         )
-        sql.drop_temp(cursor, "engine_client", "engine_open", "engine_seq")
+        sql.drop_temp(cursor, "engine_client", "engine_usd", "engine_open", "engine_seq")
     return counts
 
 

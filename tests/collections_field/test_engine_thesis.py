@@ -100,3 +100,21 @@ def test_history_records_who_and_when(replay):
     assert entry.at == r.at(1, 9) and entry.business_date == r.day(1)
     assert (entry.from_classification, entry.to_classification) == ("A", "A")
     assert entry.strategy_version == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dollar_exposure_is_converted_for_the_management_type(replay):
+    r = replay
+    r.snapshot(
+        1,
+        [
+            # US$ 8,500 at 3.75 is S/ 31,875: above Masiva's S/ 30,000 -> Selectiva.
+            overdue_row("C1", "CR1", 10, currency="USD", principal_balance="8500.00"),
+            # The same figure in soles stays Masiva.
+            overdue_row("C2", "CR2", 10, principal_balance="8500.00", client_name="Ana"),
+        ],
+    )
+    r.cycle(1)
+    assert r.case("C1").management_type == "B"
+    assert r.case("C2").management_type == "A"
+    assert r.case("C1").exposure == 31875
