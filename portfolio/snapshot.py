@@ -16,7 +16,6 @@ import codecs
 import csv
 import hashlib
 import io
-import math
 import re
 import time
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from django.db import DataError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from portfolio.db import analyze_if_grown, ensure_sqlite_functions
 from portfolio.exceptions import SnapshotError, SnapshotRowError
 from portfolio.models import Agency, Quadrant, SnapshotImport
 
@@ -585,8 +585,8 @@ class _SqliteStage:
             rows = self._parse(csv.reader(text), header)
         finally:
             text.detach()
+        ensure_sqlite_functions()
         with connection.cursor() as cursor:
-            self._ensure_math(cursor)
             cursor.execute("DROP TABLE IF EXISTS temp.snapshot_typed")
             columns = ", ".join(TYPED_COLUMNS)
             cursor.execute(
@@ -608,12 +608,6 @@ class _SqliteStage:
                 "SELECT 1 FROM portfolio_credit k WHERE k.id = snapshot_typed.credit_id AND "
                 "(k.left_on IS NOT NULL OR k.snapshot_hash <> snapshot_typed.row_hash)))"
             )
-
-    @staticmethod
-    def _ensure_math(cursor) -> None:
-        raw = connection.connection
-        raw.create_function("cos", 1, math.cos, deterministic=True)
-        raw.create_function("radians", 1, math.radians, deterministic=True)
 
     def _parse(self, reader: Iterable[list[str]], header: list[str]) -> list[tuple]:
         agencies = dict(Agency.objects.values_list("code", "id"))
@@ -821,7 +815,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             [business_date],
         )
         result.clients_new = cursor.rowcount
-        _analyze_if_grown(cursor, "portfolio_client", result.clients_new)
+        analyze_if_grown(cursor, "portfolio_client", result.clients_new)
         # A contact left empty by core banking keeps what the client had (the
         # field may have added it); a given one replaces it.
         cursor.execute(
@@ -843,7 +837,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             "(SELECT 1 FROM portfolio_address a WHERE a.client_id = c.id AND a.kind = 'home' "
             "AND a.guarantor_id IS NULL)"
         )
-        _analyze_if_grown(cursor, "portfolio_address", cursor.rowcount)
+        analyze_if_grown(cursor, "portfolio_address", cursor.rowcount)
         cursor.execute(
             "UPDATE portfolio_address AS a SET text = s.address, lat = s.lat, lon = s.lon, "
             "quadrant_id = s.quadrant_id, subzone_id = s.subzone_id "
@@ -864,7 +858,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             [business_date],
         )
         result.credits_new = cursor.rowcount
-        _analyze_if_grown(cursor, "portfolio_credit", result.credits_new)
+        analyze_if_grown(cursor, "portfolio_credit", result.credits_new)
         cursor.execute(
             "UPDATE portfolio_credit AS k SET client_id = c.id, product = t.product, "
             "currency = t.currency, disbursed_amount = t.disbursed_amount, "
@@ -930,14 +924,3 @@ def _resolve_places(cursor) -> None:
         "(SELECT z.id FROM portfolio_subzone z WHERE z.agency_id = snapshot_client.agency_id "
         "ORDER BY z.code LIMIT 1))"
     )
-
-
-def _analyze_if_grown(cursor, table: str, added: int) -> None:
-    """Fresh planner statistics after a table grew by a tenth or more in this
-    transaction: the next statements join it, and autovacuum comes too late."""
-    if connection.vendor != "postgresql" or added <= 0:
-        return
-    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-    known = cursor.fetchone()[0]
-    if known is None or known <= 0 or added > 0.1 * known:
-        cursor.execute(f"ANALYZE {table}")

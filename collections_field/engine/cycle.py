@@ -155,20 +155,24 @@ def cycle_step_run(
         sql.ensure_sqlite_functions()
         with sql.counting_statements() as counter:
             counts = STEP_FUNCTIONS[name](ctx, scope)
-        CycleStep.objects.update_or_create(
-            run=run,
-            name=ledger_name,
-            defaults={
-                "position": position,
-                "status": CycleRun.Status.DONE,
-                "started_at": started_at,
-                "finished_at": timezone.now(),
-                "seconds": time.monotonic() - started,
-                "statements": counter.count,
-                "counts": counts,
-            },
-        )
+        _record_step(run, ledger_name, position, started_at, started, counter.count, counts)
     return counts
+
+
+def _record_step(run, name, position, started_at, started, statements, counts) -> None:
+    CycleStep.objects.update_or_create(
+        run=run,
+        name=name,
+        defaults={
+            "position": position,
+            "status": CycleRun.Status.DONE,
+            "started_at": started_at,
+            "finished_at": timezone.now(),
+            "seconds": time.monotonic() - started,
+            "statements": statements,
+            "counts": counts,
+        },
+    )
 
 
 def _run_distributed(run: CycleRun, ctx: CycleContext, name: str, position: int) -> dict:
@@ -198,17 +202,5 @@ def _run_distributed(run: CycleRun, ctx: CycleContext, name: str, position: int)
             "statements", flat=True
         )
     )
-    CycleStep.objects.update_or_create(
-        run=run,
-        name=name,
-        defaults={
-            "position": position,
-            "status": CycleRun.Status.DONE,
-            "started_at": started_at,
-            "finished_at": timezone.now(),
-            "seconds": time.monotonic() - started,
-            "statements": statements,
-            "counts": counts,
-        },
-    )
+    _record_step(run, name, position, started_at, started, statements, counts)
     return counts

@@ -6,13 +6,16 @@ keep one text of each statement for both databases.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
+
+from portfolio.db import analyze_if_grown, ensure_sqlite_functions
+
+__all__ = ["analyze_if_grown", "ensure_sqlite_functions"]  # shared with the import
 
 LIMA = ZoneInfo("America/Lima")
 
@@ -93,14 +96,6 @@ def drop_temp(cursor, *names: str) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
-def ensure_sqlite_functions() -> None:
-    if not is_postgres():
-        connection.ensure_connection()
-        raw = connection.connection
-        raw.create_function("cos", 1, math.cos, deterministic=True)
-        raw.create_function("radians", 1, math.radians, deterministic=True)
-
-
 class StatementCounter:
     """Counts the SQL statements a step sends (the bench and a test read it)."""
 
@@ -117,14 +112,3 @@ def counting_statements() -> Iterator[StatementCounter]:
     counter = StatementCounter()
     with connection.execute_wrapper(counter):
         yield counter
-
-
-def analyze_if_grown(cursor, table: str, added: int) -> None:
-    """Fresh planner statistics after a table grew by a tenth or more in this
-    transaction (autovacuum would come too late for the next statement)."""
-    if not is_postgres() or added <= 0:
-        return
-    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-    known = cursor.fetchone()[0]
-    if known is None or known <= 0 or added > 0.1 * known:
-        cursor.execute(f"ANALYZE {table}")

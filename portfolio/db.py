@@ -1,0 +1,25 @@
+"""Database helpers shared by the set-based writers (the import and the engine)."""
+
+import math
+
+from django.db import connection
+
+
+def analyze_if_grown(cursor, table: str, added: int) -> None:
+    """Fresh planner statistics after a table grew by a tenth or more in this
+    transaction: the next statements join it, and autovacuum comes too late."""
+    if connection.vendor != "postgresql" or added <= 0:
+        return
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+    known = cursor.fetchone()[0]
+    if known is None or known <= 0 or added > 0.1 * known:
+        cursor.execute(f"ANALYZE {table}")
+
+
+def ensure_sqlite_functions() -> None:
+    """cos() and radians() for the point-in-quadrant lookup, whatever SQLite was built with."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        raw = connection.connection
+        raw.create_function("cos", 1, math.cos, deterministic=True)
+        raw.create_function("radians", 1, math.radians, deterministic=True)
