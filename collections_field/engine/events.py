@@ -8,6 +8,7 @@ snapshot of D against the previous one (DOMAIN.md 3 and 4):
     PG  a payment of at least one installment (payments, or fewer overdue
         installments in the snapshot; at most one per case and date)
     70  cure: nothing overdue any more (the case closes)
+    CA  write-off: every credit left the snapshot while still overdue (closes it)
     80  rescheduling: a credit's number of installments changed
     60  broken promise: a promise dated before D that no payment covered
         (a candidate; the transitions step checks it against the case then)
@@ -29,7 +30,7 @@ from strategy.models import StrategyVersion
 
 # Order among items at the same instant: a payment is seen before the promise
 # it covers is judged, and both before the tramo exit by days.
-RANK = {"PG": 1, "70": 2, "80": 3, "60": 4, "TR": 5, "result": 6}
+RANK = {"PG": 1, "70": 2, "CA": 2, "80": 3, "60": 4, "TR": 5, "result": 6}
 
 
 @dataclass(frozen=True)
@@ -209,14 +210,34 @@ def derive_events(
         )
         counts["PG"] = cursor.rowcount
 
-        # 70: nothing overdue in the snapshot (or no credit left in it), or the
-        # day's payments covered every overdue installment.
+        # No credit left in the snapshot: paid off (70) unless the client was still
+        # overdue at the previous position and paid nothing since: then written
+        # off or transferred (CA, castigo). Both close the case.
+        written_off = (
+            "(ec.client_id IS NULL AND EXISTS (SELECT 1 FROM portfolio_creditposition pp "
+            "WHERE pp.business_date = %s AND pp.client_id = c.client_id "
+            "AND pp.days_past_due > 0) AND NOT EXISTS (SELECT 1 FROM portfolio_payment pay "
+            "JOIN portfolio_credit k ON k.id = pay.credit_id WHERE k.client_id = c.client_id "
+            "AND pay.installments >= 1 AND pay.paid_at >= %s AND pay.paid_at < %s))"
+        )
+        since = sql.ts(sql.start_of(previous_snapshot)) if previous_snapshot else start
+        gone = [previous_snapshot, since, end]
+        cursor.execute(
+            insert + f"SELECT %s, c.id, 'event', 'CA', %s, {RANK['CA']}, 0, NULL, '', NULL, "
+            "false, 'left the portfolio overdue' FROM collections_field_case c "
+            "LEFT JOIN engine_client ec ON ec.client_id = c.client_id "
+            f"WHERE {open_case} AND {written_off}",
+            [day, start, *gone],
+        )
+        counts["CA"] = cursor.rowcount
+        # 70: nothing overdue in the snapshot (or no credit left and not written
+        # off), or the day's payments covered every overdue installment.
         cursor.execute(
             insert + f"SELECT %s, c.id, 'event', '70', %s, {RANK['70']}, 0, NULL, '', NULL, "
             "false, 'snapshot' FROM collections_field_case c "
             "LEFT JOIN engine_client ec ON ec.client_id = c.client_id "
-            f"WHERE {open_case} AND coalesce(ec.max_dpd, 0) = 0",
-            [day, start],
+            f"WHERE {open_case} AND coalesce(ec.max_dpd, 0) = 0 AND NOT {written_off}",
+            [day, start, *gone],
         )
         counts["70"] = cursor.rowcount
         cursor.execute(

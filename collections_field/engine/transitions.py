@@ -17,7 +17,7 @@ Rules (DOMAIN.md 3):
 - 60 applies only to the promise still open and unpaid at its time;
 - TR applies when the days past due cross the current tramo's end (within it at
   the previous cycle, beyond it now): a Baja is not undone by days already owed;
-- 70 closes the case; the classification stays with the client.
+- 70 and CA close the case; the classification stays with the client.
 """
 
 from __future__ import annotations
@@ -195,23 +195,24 @@ def _write_moves(cursor, day: date, version: StrategyVersion, counts) -> int:
         "action_code = m.to_code, classification = m.to_class, tramo = m.to_tramo, "
         "visits_in_tramo = CASE WHEN m.to_tramo <> m.from_tramo THEN 0 "
         "  ELSE m.visits_in_tramo + m.counts_visit END, "
-        "status = CASE WHEN m.code = '70' AND m.kind = 'event' THEN 'closed' "
+        "status = CASE WHEN m.code IN ('70', 'CA') AND m.kind = 'event' THEN 'closed' "
         "  WHEN m.to_phone_days IS NOT NULL AND m.to_phone_days > 0 THEN 'phone' "
         "  ELSE m.status END, "
-        "closed_on = CASE WHEN m.code = '70' AND m.kind = 'event' THEN %s ELSE m.closed_on END, "
+        "closed_on = CASE WHEN m.code IN ('70', 'CA') AND m.kind = 'event' THEN %s "
+        "  ELSE m.closed_on END, "
         "phone_until = CASE WHEN m.to_phone_days IS NOT NULL AND m.to_phone_days > 0 "
         f"  THEN {phone_until} ELSE m.phone_until END, "
         "promise_date = CASE WHEN m.is_promise = true AND m.event_promise_date IS NOT NULL "
-        "  THEN m.event_promise_date WHEN m.kind = 'event' AND m.code IN ('60', '70') "
+        "  THEN m.event_promise_date WHEN m.kind = 'event' AND m.code IN ('60', '70', 'CA') "
         "  THEN NULL ELSE m.promise_date END, "
         "promise_amount = CASE WHEN m.is_promise = true AND m.event_promise_date IS NOT NULL "
-        "  THEN m.result_promise_amount WHEN m.kind = 'event' AND m.code IN ('60', '70') "
+        "  THEN m.result_promise_amount WHEN m.kind = 'event' AND m.code IN ('60', '70', 'CA') "
         "  THEN NULL ELSE m.promise_amount END, "
         "promise_made_at = CASE WHEN m.is_promise = true AND m.event_promise_date IS NOT NULL "
-        "  THEN m.at WHEN m.kind = 'event' AND m.code IN ('60', '70') "
+        "  THEN m.at WHEN m.kind = 'event' AND m.code IN ('60', '70', 'CA') "
         "  THEN NULL ELSE m.promise_made_at END, "
         "promise_paid = CASE WHEN m.is_promise = true AND m.event_promise_date IS NOT NULL "
-        "  THEN false WHEN m.kind = 'event' AND m.code IN ('60', '70') THEN false "
+        "  THEN false WHEN m.kind = 'event' AND m.code IN ('60', '70', 'CA') THEN false "
         "  WHEN m.kind = 'event' AND m.code = 'PG' AND m.promise_date IS NOT NULL THEN true "
         "  ELSE m.promise_paid END "
         "FROM engine_move m WHERE m.case_id = c.id AND m.applies = 1",
@@ -232,7 +233,7 @@ def _write_moves(cursor, day: date, version: StrategyVersion, counts) -> int:
         "SELECT count(*), "
         "sum(CASE WHEN to_code <> from_code THEN 1 ELSE 0 END), "
         "sum(CASE WHEN to_phone_days > 0 THEN 1 ELSE 0 END), "
-        "sum(CASE WHEN code = '70' AND kind = 'event' THEN 1 ELSE 0 END) "
+        "sum(CASE WHEN code IN ('70', 'CA') AND kind = 'event' THEN 1 ELSE 0 END) "
         "FROM engine_move WHERE applies = 1"
     )
     total, changed, phone, closed = cursor.fetchone()

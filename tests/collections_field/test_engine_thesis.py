@@ -118,3 +118,18 @@ def test_dollar_exposure_is_converted_for_the_management_type(replay):
     assert r.case("C1").management_type == "B"
     assert r.case("C2").management_type == "A"
     assert r.case("C1").exposure == 31875
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_gone_from_the_snapshot_is_written_off_unless_it_paid(replay):
+    r = replay
+    r.snapshot(1, [overdue_row("C1", "CR1", 40), overdue_row("C2", "CR2", 40, client_name="Ana")])
+    r.cycle(1)
+    r.payment(2, "CR2", installments=2, hour=9)  # C2 pays everything, then leaves
+    r.snapshot(2, [overdue_row("C3", "CR3", 0, client_name="Otro")])
+    r.cycle(2)
+    gone = r.case("C1")
+    assert (gone.status, gone.action_code) == ("closed", "E51")  # default: CA -> E51
+    assert r.moves("C1")[-1] == ("B21", "E51", "CA")
+    paid = r.case("C2")
+    assert paid.status == "closed" and r.moves("C2")[-1][2] == "70"
