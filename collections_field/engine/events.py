@@ -213,21 +213,28 @@ def derive_events(
         # No credit left in the snapshot: paid off (70) unless the client was still
         # overdue at the previous position and paid nothing since: then written
         # off or transferred (CA, castigo). Both close the case.
-        written_off = (
-            "(ec.client_id IS NULL AND EXISTS (SELECT 1 FROM portfolio_creditposition pp "
-            "WHERE pp.business_date = %s AND pp.client_id = c.client_id "
-            "AND pp.days_past_due > 0) AND NOT EXISTS (SELECT 1 FROM portfolio_payment pay "
-            "JOIN portfolio_credit k ON k.id = pay.credit_id WHERE k.client_id = c.client_id "
-            "AND pay.installments >= 1 AND pay.paid_at >= %s AND pay.paid_at < %s))"
+        sql.create_temp(
+            cursor,
+            "engine_gone",
+            "SELECT c.id AS case_id, c.client_id, 0 AS written_off "
+            "FROM collections_field_case c LEFT JOIN engine_client ec "
+            f"ON ec.client_id = c.client_id WHERE {open_case} AND ec.client_id IS NULL",
         )
-        since = sql.ts(sql.start_of(previous_snapshot)) if previous_snapshot else start
-        gone = [previous_snapshot, since, end]
+        if previous_snapshot is not None:
+            cursor.execute(
+                "UPDATE engine_gone SET written_off = 1 WHERE client_id IN ("
+                "SELECT pp.client_id FROM portfolio_creditposition pp "
+                "WHERE pp.business_date = %s AND pp.days_past_due > 0) "
+                "AND client_id NOT IN (SELECT k.client_id FROM portfolio_payment pay "
+                "JOIN portfolio_credit k ON k.id = pay.credit_id WHERE pay.installments >= 1 "
+                "AND pay.paid_at >= %s AND pay.paid_at < %s)",
+                [previous_snapshot, sql.ts(sql.start_of(previous_snapshot)), end],
+            )
         cursor.execute(
-            insert + f"SELECT %s, c.id, 'event', 'CA', %s, {RANK['CA']}, 0, NULL, '', NULL, "
-            "false, 'left the portfolio overdue' FROM collections_field_case c "
-            "LEFT JOIN engine_client ec ON ec.client_id = c.client_id "
-            f"WHERE {open_case} AND {written_off}",
-            [day, start, *gone],
+            insert + f"SELECT %s, g.case_id, 'event', 'CA', %s, {RANK['CA']}, 0, NULL, '', "
+            "NULL, false, 'left the portfolio overdue' FROM engine_gone g "
+            "WHERE g.written_off = 1",
+            [day, start],
         )
         counts["CA"] = cursor.rowcount
         # 70: nothing overdue in the snapshot (or no credit left and not written
@@ -236,8 +243,10 @@ def derive_events(
             insert + f"SELECT %s, c.id, 'event', '70', %s, {RANK['70']}, 0, NULL, '', NULL, "
             "false, 'snapshot' FROM collections_field_case c "
             "LEFT JOIN engine_client ec ON ec.client_id = c.client_id "
-            f"WHERE {open_case} AND coalesce(ec.max_dpd, 0) = 0 AND NOT {written_off}",
-            [day, start, *gone],
+            "LEFT JOIN engine_gone g ON g.case_id = c.id "
+            f"WHERE {open_case} AND coalesce(ec.max_dpd, 0) = 0 "
+            "AND coalesce(g.written_off, 0) = 0",
+            [day, start],
         )
         counts["70"] = cursor.rowcount
         cursor.execute(
@@ -308,7 +317,9 @@ def derive_events(
             f"ON cl.id = k.client_id WHERE {scope.clients('cl')})",
             [day, end],
         )
-        sql.drop_temp(cursor, "engine_client", "engine_usd", "engine_open", "engine_seq")
+        sql.drop_temp(
+            cursor, "engine_client", "engine_usd", "engine_gone", "engine_open", "engine_seq"
+        )
     return counts
 
 
