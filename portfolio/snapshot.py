@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import DataError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -271,7 +271,7 @@ class _PostgresStage:
                     with transaction.atomic():
                         self._cast(cursor, typed=True)
                         clean = self._looks_clean(cursor)
-                except DataError:
+                except (DataError, IntegrityError):
                     clean = False
             if not clean:
                 cursor.execute("DROP TABLE IF EXISTS snapshot_typed")
@@ -281,7 +281,6 @@ class _PostgresStage:
                 raise SnapshotError(
                     errors or [SnapshotRowError(0, None, _("the file could not be read"))]
                 )
-            cursor.execute("CREATE UNIQUE INDEX ON snapshot_typed (credit_code)")
 
     def _copy(self, cursor, stream: BinaryIO, header: list[str], *, typed: bool) -> bool:
         """Stage the file; absent optional columns read as empty. False when the typed
@@ -335,7 +334,8 @@ class _PostgresStage:
             + "), 0)::text"
         )
         cursor.execute(
-            "CREATE TEMP TABLE snapshot_typed ON COMMIT DROP AS SELECT "
+            "CREATE TEMP TABLE snapshot_typed ON COMMIT DROP AS "
+            f"SELECT x.*, ({self._bad_row()}) AS bad FROM (SELECT "
             "r.line, trim(r.credit_code) AS credit_code, trim(r.client_code) AS client_code, "
             "trim(r.client_name) AS client_name, trim(r.document_id) AS document_id, "
             "trim(r.product) AS product, upper(trim(r.currency)) AS currency, "
@@ -361,11 +361,12 @@ class _PostgresStage:
             f"FROM snapshot_raw r CROSS JOIN LATERAL (SELECT {hashed} AS row_hash OFFSET 0) h "
             "LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
             "LEFT JOIN portfolio_quadrant q ON q.code = nullif(trim(r.quadrant_code), '') "
-            "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code)"
+            "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code) OFFSET 0) x"
         )
 
-    def _looks_clean(self, cursor) -> bool:
-        """Cheap checks on the typed rows: what a successful cast does not prove."""
+    @staticmethod
+    def _bad_row() -> str:
+        """Cheap checks on a typed row, for what a successful COPY does not prove."""
         money = (
             "disbursed_amount",
             "principal_balance",
@@ -390,13 +391,16 @@ class _PostgresStage:
             "next_due_text <> '' AND next_due_text NOT LIKE '____-__-__'",
             "abs(lat) > 90 OR abs(lon) > 180",
         ]
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM snapshot_typed WHERE "
-            + " OR ".join(f"({b})" for b in bad)
-            + ") OR EXISTS (SELECT 1 FROM snapshot_typed GROUP BY credit_code "
-            "HAVING count(*) > 1)"
-        )
-        return not cursor.fetchone()[0]
+        return " OR ".join(f"({b})" for b in bad)
+
+    def _looks_clean(self, cursor) -> bool:
+        """No row failed the cheap checks (computed in the same pass as the cast),
+        and no credit code repeats (the unique index refuses it)."""
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM snapshot_typed WHERE bad)")
+        if cursor.fetchone()[0]:
+            return False
+        cursor.execute("CREATE UNIQUE INDEX ON snapshot_typed (credit_code)")
+        return True
 
     def _validate(self, cursor) -> list[SnapshotRowError]:
         """Every check, line by line, for a file that failed the cheap gate."""

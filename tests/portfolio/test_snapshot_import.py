@@ -192,3 +192,14 @@ def test_a_changed_row_rewrites_its_client_and_address(two_clients, tmp_path):
     assert Address.objects.get(client=rosa, kind="home").text == "Jr. Nuevo 1"
     assert CreditPosition.objects.get(business_date=D2, credit__code="CR2").days_past_due == 41
     assert Client.objects.get(code="C2").name == "Juan Mamani Condori"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_repeated_credit_code_alone_is_refused(organisation, tmp_path):
+    path = write_snapshot(tmp_path / "dup.csv", [row(), row(credit_code="CR2"), row()])
+    with pytest.raises(SnapshotError) as error:
+        snapshot_import(source=path, business_date=D1)
+    assert [str(e) for e in error.value.errors] == [
+        "line 4, credit_code: 'CR1' appears more than once; first at line 2"
+    ]
+    assert Credit.objects.count() == 0
