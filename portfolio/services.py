@@ -222,6 +222,12 @@ def organisation_load(*, document: str | dict[str, Any]) -> OrganisationResult:
             staff_member_set_role(user=user, role=role, agency=agency, external_agency=external)
         count("officers", created)
 
+    # The part of the organisation a role is scoped to: (key, known codes).
+    scoped_by = {
+        Role.JEFE_AGENCIA: ("agency", agencies),
+        Role.JEFE_ZONAL: ("zone", zones),
+        Role.AGENCIA_EXTERNA: ("external_agency", externals),
+    }
     for i, row in enumerate(data.get("people") or []):
         role = str(row["role"])
         if role not in PEOPLE_ROLES:
@@ -236,20 +242,11 @@ def organisation_load(*, document: str | dict[str, Any]) -> OrganisationResult:
             )
             continue
         scope: dict[str, Any] = {}
-        if role == Role.JEFE_AGENCIA:
-            scope["agency"] = agencies.get(str(row.get("agency")))
-            if scope["agency"] is None:
-                errors.append(_ref_error("people", i, row, "agency", key="username"))
-                continue
-        if role == Role.JEFE_ZONAL:
-            scope["zone"] = zones.get(str(row.get("zone")))
-            if scope["zone"] is None:
-                errors.append(_ref_error("people", i, row, "zone", key="username"))
-                continue
-        if role == Role.AGENCIA_EXTERNA:
-            scope["external_agency"] = externals.get(str(row.get("external_agency")))
-            if scope["external_agency"] is None:
-                errors.append(_ref_error("people", i, row, "external_agency", key="username"))
+        if role in scoped_by:
+            key, known = scoped_by[role]
+            scope[key] = known.get(str(row.get(key)))
+            if scope[key] is None:
+                errors.append(_ref_error("people", i, row, key, key="username"))
                 continue
         user = _user_for(str(row["username"]), row.get("name", ""))
         existed = StaffMember.objects.filter(user=user).exists()
