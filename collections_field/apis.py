@@ -4,12 +4,13 @@ from datetime import date
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_field.models import FieldResult
-from collections_field.selectors import case_detail, cycle_status
+from collections_field.models import Case, CaseStatus, FieldResult
+from collections_field.selectors import case_detail, case_list, cycle_status, results_visible_to
 from collections_field.services import case_override, cycle_run, result_register_for
 from collections_field.tasks import run_cycle_task
 from portfolio.apis import CORE_BANKING_ROLES, require_role
@@ -40,15 +41,56 @@ class ResultOutSerializer(serializers.Serializer):
     client_code = serializers.CharField(source="client.code")
     result_code = serializers.CharField()
     occurred_at = serializers.DateTimeField()
+    registered_at = serializers.DateTimeField()
     officer_code = serializers.CharField(source="officer.code", allow_null=True, default=None)
     channel = serializers.CharField()
+    promise_date = serializers.DateField(allow_null=True)
+    promise_amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     verified = serializers.BooleanField()
     flags = serializers.ListField(child=serializers.CharField())
     applied_on = serializers.DateField(allow_null=True)
 
 
-class ResultApi(APIView):
-    required_scope = "results:write"
+class SinceQuery(serializers.Serializer):
+    since = serializers.DateTimeField(
+        required=False, help_text="only what was registered at or after this moment"
+    )
+
+
+class RegisteredCursor(CursorPagination):
+    """Stable pages in registration order: core banking keeps the `next` link and
+    comes back for what arrived since, without missing or repeating a row."""
+
+    ordering = ("registered_at", "id")
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ResultApi(generics.ListAPIView):
+    required_scope = {"POST": "results:write", "GET": "results:read"}
+    serializer_class = ResultOutSerializer
+    pagination_class = RegisteredCursor
+    promises_only = False
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return FieldResult.objects.none()
+        query = SinceQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return results_visible_to(
+            self.request.user,
+            since=query.validated_data.get("since"),
+            promises_only=self.promises_only,
+        )
+
+    @extend_schema(
+        parameters=[SinceQuery],
+        description="Results registered since a moment, in registration order (cursor "
+        "pages): core banking's daily pull. Scoped by role like every read.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=ResultSerializer,
@@ -64,6 +106,77 @@ class ResultApi(APIView):
             ResultOutSerializer(registered.obj).data,
             status=status.HTTP_201_CREATED if registered.created else status.HTTP_200_OK,
         )
+
+
+class PromiseApi(ResultApi):
+    """Only the results that carry a payment promise."""
+
+    promises_only = True
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        parameters=[SinceQuery],
+        description="Promises (results with `promise_date`) registered since a moment.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CaseListQuery(serializers.Serializer):
+    agency = serializers.CharField(required=False, max_length=20)
+    officer = serializers.CharField(required=False, max_length=20)
+    type = serializers.CharField(required=False, max_length=10)
+    tramo = serializers.IntegerField(required=False, min_value=1, max_value=32767)
+    classification = serializers.CharField(required=False, max_length=10)
+    status = serializers.ChoiceField(CaseStatus.values, required=False)
+
+
+class CaseRowSerializer(serializers.Serializer):
+    client_code = serializers.CharField(source="client.code")
+    management_type = serializers.CharField()
+    classification = serializers.CharField()
+    action_code = serializers.CharField()
+    tramo = serializers.IntegerField()
+    visits_in_tramo = serializers.IntegerField()
+    officer_code = serializers.CharField(source="officer.code", allow_null=True, default=None)
+    external_agency_code = serializers.CharField(
+        source="external_agency.code", allow_null=True, default=None
+    )
+    status = serializers.CharField()
+    exposure = serializers.DecimalField(max_digits=16, decimal_places=2)
+    overdue_amount = serializers.DecimalField(max_digits=16, decimal_places=2)
+    promise_date = serializers.DateField(allow_null=True)
+    promise_amount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+
+
+class CaseCursor(CursorPagination):
+    ordering = ("id",)
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class CaseListApi(generics.ListAPIView):
+    required_scope = "cases:read"
+    serializer_class = CaseRowSerializer
+    pagination_class = CaseCursor
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Case.objects.none()
+        query = CaseListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = dict(query.validated_data)
+        management_type = filters.pop("type", None)
+        return case_list(user=self.request.user, management_type=management_type, **filters)
+
+    @extend_schema(
+        parameters=[CaseListQuery],
+        description="Cases within the caller's scope, filtered by agency, officer, type, "
+        "tramo, classification and status (cursor pages).",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 CaseSchema = inline_serializer(

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from portfolio.models import Address, Client, ExternalAgency, Officer
 
@@ -59,6 +60,11 @@ class Case(models.Model):
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     updated_for = models.DateField(_("last business date"), null=True, blank=True)
+    # Changes by hand (overrides, reassignments) are audited here; the engine's own
+    # set-based moves are in CaseHistory, written in the same statements.
+    audit_trail = HistoricalRecords(
+        excluded_fields=["exposure", "overdue_amount", "overdue_since", "updated_for"]
+    )
 
     class Meta:
         indexes = [

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from collections_field.exceptions import NotFound
-from collections_field.models import Case, CycleRun
+from collections_field.models import Case, CycleRun, FieldResult
 from portfolio.selectors import clients_visible_to
 
 
@@ -124,3 +125,45 @@ def override_choices(*, user: AbstractBaseUser, client_code: str) -> list[tuple[
         version=active_strategy(), type=case.management_type
     ).order_by("classification", "tramo", "visit")
     return [(a.code, f"{a.code} · {a.message[:60]}") for a in actions]
+
+
+def results_visible_to(
+    user: AbstractBaseUser, *, since: datetime | None = None, promises_only: bool = False
+) -> QuerySet[FieldResult]:
+    """Results (or only those carrying a promise) registered since a moment, within
+    the user's scope: what core banking pulls back every day."""
+    results = FieldResult.objects.filter(client__in=clients_visible_to(user)).select_related(
+        "client", "officer"
+    )
+    if since is not None:
+        results = results.filter(registered_at__gte=since)
+    if promises_only:
+        results = results.filter(promise_date__isnull=False)
+    return results
+
+
+def case_list(
+    *,
+    user: AbstractBaseUser,
+    agency: str | None = None,
+    officer: str | None = None,
+    management_type: str | None = None,
+    tramo: int | None = None,
+    classification: str | None = None,
+    status: str | None = None,
+) -> QuerySet[Case]:
+    """Cases within the user's scope, filtered as the list endpoint and pages ask."""
+    cases = cases_visible_to(user).select_related("client", "officer", "external_agency")
+    if agency:
+        cases = cases.filter(client__agency__code=agency)
+    if officer:
+        cases = cases.filter(officer__code=officer)
+    if management_type:
+        cases = cases.filter(management_type=management_type)
+    if tramo is not None:
+        cases = cases.filter(tramo=tramo)
+    if classification:
+        cases = cases.filter(classification=classification)
+    if status:
+        cases = cases.filter(status=status)
+    return cases

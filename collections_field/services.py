@@ -187,6 +187,16 @@ OVERRIDE_ROLES = (Role.JEFE_AGENCIA, Role.GERENTE)
 
 
 @transaction.atomic
+def _audit_baseline(case: Case) -> None:
+    """The engine writes cases set-based, outside the audit trail: before the first
+    change by hand, record the case as it stands so the trail shows a real "before"."""
+    if not case.audit_trail.exists():
+        Case.audit_trail.bulk_history_create(
+            [case], update=True, default_change_reason="as the engine left it"
+        )
+
+
+@transaction.atomic
 def case_override(*, user: AbstractBaseUser, client_code: str, to_code: str, reason: str) -> Case:
     """The jefe de agencia's manual Baja/Avance/Salto to any code of the case's type
     (thesis 5.2.10): the only way a code moves by hand, always with a reason, and
@@ -227,9 +237,12 @@ def case_override(*, user: AbstractBaseUser, client_code: str, to_code: str, rea
         reason=reason.strip(),
         strategy_version=version.number,
     )
+    _audit_baseline(case)
     case.action_code, case.classification = target.code, target.classification
     if target.tramo != case.tramo:
         case.visits_in_tramo = 0
     case.tramo = target.tramo
+    case._history_user = user
+    case._change_reason = reason.strip()
     case.save(update_fields=["action_code", "classification", "tramo", "visits_in_tramo"])
     return case

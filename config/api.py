@@ -13,6 +13,8 @@ urlpatterns = [
     path("snapshots/", portfolio_apis.SnapshotApi.as_view(), name="api-snapshots"),
     path("payments/", portfolio_apis.PaymentApi.as_view(), name="api-payments"),
     path("results/", field_apis.ResultApi.as_view(), name="api-results"),
+    path("promises/", field_apis.PromiseApi.as_view(), name="api-promises"),
+    path("cases/", field_apis.CaseListApi.as_view(), name="api-cases"),
     path("cases/<str:client_code>/", field_apis.CaseApi.as_view(), name="api-case"),
     path(
         "cases/<str:client_code>/override/",

@@ -7,9 +7,12 @@ it does not have to (see shared/PERFORMANCE.md).
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from simple_history import register
+from simple_history.models import HistoricalRecords
 
 
 class Role(models.TextChoices):
@@ -123,6 +126,7 @@ class Officer(models.Model):
         related_name="officer",
     )
     active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]
@@ -145,6 +149,7 @@ class StaffMember(models.Model):
     external_agency = models.ForeignKey(
         ExternalAgency, on_delete=models.PROTECT, null=True, blank=True
     )
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("staff member")
@@ -403,6 +408,7 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["key_hash", "last_used_at"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -411,3 +417,12 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# Who may do what is audited too: every change to a user (never its password hash).
+register(
+    get_user_model(),
+    app="portfolio",
+    excluded_fields=["password", "last_login"],
+    verbose_name=_("user history"),
+)

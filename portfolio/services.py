@@ -381,6 +381,7 @@ SCOPES = (
     "snapshots:write",
     "payments:write",
     "results:write",
+    "results:read",
     "cycles:write",
     "cases:read",
     "campaigns:write",
@@ -402,7 +403,9 @@ class IssuedToken:
 
 
 @transaction.atomic
-def token_issue(*, name: str, scopes: list[str], label: str = "") -> IssuedToken:
+def token_issue(
+    *, name: str, scopes: list[str], label: str = "", by: AbstractBaseUser | None = None
+) -> IssuedToken:
     """A token for the user NAME, or for a service account NAME created if missing."""
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown or not scopes:
@@ -419,13 +422,16 @@ def token_issue(*, name: str, scopes: list[str], label: str = "") -> IssuedToken
         user.save()
         staff_member_set_role(user=user, role=Role.SERVICIO)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
+    token = ApiToken(
         name=label or name,
         user=user,
         key_hash=token_hash(raw),
         prefix=raw[: len(TOKEN_PREFIX) + 6],
         scopes=sorted(set(scopes)),
     )
+    if by is not None:
+        token._history_user = by
+    token.save()
     return IssuedToken(token, raw)
 
 
@@ -443,5 +449,14 @@ def token_authenticate(*, raw: str) -> ApiToken | None:
     return token
 
 
-def token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def token_revoke(*, token: ApiToken, by: AbstractBaseUser | None = None) -> bool:
+    """Revoked at once and for good; False if it already was. Audited with who."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = timezone.now()
+    if by is not None:  # else the signed-in person of the request, if any
+        token._history_user = by
+    token.save(update_fields=["revoked_at"])
+    return True

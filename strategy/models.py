@@ -8,6 +8,7 @@ and a change never edits history. Codes are strings, as in the strategy file.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 
 class StrategyVersion(models.Model):
@@ -28,6 +29,7 @@ class StrategyVersion(models.Model):
     refinancing_products = models.JSONField(default=list, blank=True)
     exoneration_limits = models.JSONField(default=list, blank=True)
     commission_scheme = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords(excluded_fields=["source"])
 
     class Meta:
         ordering = ["-number"]

@@ -4,6 +4,10 @@ import csv
 import io
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from portfolio.services import token_issue
 from portfolio.snapshot import COLUMNS
 
 ORGANISATION = """
@@ -71,3 +75,13 @@ def write_snapshot(path: Path, rows: list[dict], columns: list[str] | None = Non
     writer.writerows(rows)
     path.write_text(buffer.getvalue(), encoding="utf-8")
     return path
+
+
+def person(username: str):
+    return get_user_model().objects.get(username=username)
+
+
+def api_as(username: str, scopes: list[str]) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer " + token_issue(name=username, scopes=scopes).raw)
+    return client
