@@ -1,9 +1,11 @@
 """Import of the core-banking snapshot (DOMAIN.md 7.1).
 
-PostgreSQL: COPY the file into a temporary text table, validate with one
-set-based query that returns the bad lines, cast into a typed temporary table,
-merge with a fixed number of statements (insert the new, update only what
-changed), and attach the day's positions as a partition built apart.
+PostgreSQL: COPY the file into a typed temporary table; one pass joined with the
+credits checks it cheaply, writes the unchanged credits' positions into the
+day's partition (built apart, then attached) and notes what changed; only the
+changed clients' rows are cast and merged with a fixed number of statements
+(insert the new, update only what changed). A bad file is staged again as text
+and validated by one set-based query that returns the bad lines.
 SQLite: the same contract; rows are parsed and checked in Python and then go
 through the same merge statements.
 
@@ -23,14 +25,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from portfolio.db import analyze_if_grown, ensure_sqlite_functions
+from portfolio.db import analyze_if_grown, ensure_sqlite_functions, tune_bulk_session
 from portfolio.exceptions import SnapshotError, SnapshotRowError
 from portfolio.models import Agency, Quadrant, SnapshotImport
 
@@ -173,9 +175,14 @@ def import_snapshot_file(
             )
         header, warnings = _read_header(stream)
         with transaction.atomic():
-            merger = _PostgresStage() if connection.vendor == "postgresql" else _SqliteStage()
-            merger.stage(stream, header)
-            result = _merge(business_date, merger)
+            tune_bulk_session()
+            stage = _PostgresStage() if connection.vendor == "postgresql" else _SqliteStage()
+            try:
+                with transaction.atomic():
+                    stage.stage(stream, header, business_date)
+                    result = _merge(business_date, stage)
+            except (DataError, IntegrityError) as exc:
+                stage.refuse(stream, header, exc)
             result.warnings = warnings
             result.seconds = time.monotonic() - started
             SnapshotImport.objects.update_or_create(
@@ -256,31 +263,118 @@ def _read_header(stream: BinaryIO) -> tuple[list[str], list[str]]:
 PG_TYPES = {"money": "numeric", "int": "integer", "smallint": "smallint",
             "lat": "float8", "lon": "float8"}  # fmt: skip
 
+# The change detector of a staged row (the stored `snapshot_hash`): one hash per
+# column, each with its own seed (a value moved to the next column, or an empty
+# one, changes it), combined by XOR.
+_HASHERS = {"money": "hash_numeric_extended", "lat": "hashfloat8extended",
+            "lon": "hashfloat8extended"}  # fmt: skip
+ROW_HASH = (
+    "("
+    + " # ".join(
+        f"coalesce({_HASHERS.get(COLUMN_BY_NAME[c].kind, 'hashtextextended')}(r.{c}, {seed}), "
+        f"{seed})"
+        for seed, c in enumerate(HASHED_COLUMNS, start=1)
+    )
+    + ")::text"
+)
+
+# A staged row's figures, as the day's positions keep them.
+POSITION_VALUES = (
+    "r.principal_balance, r.overdue_amount, r.overdue_installments, r.total_installments, "
+    "r.days_past_due, CASE WHEN r.next_due_date LIKE '____-__-__' THEN r.next_due_date::date "
+    "ELSE nullif(trim(r.next_due_date), '')::date END AS next_due_date, "
+    "coalesce(r.late_interest, 0) AS late_interest, "
+    "coalesce(r.collection_fees, 0) AS collection_fees, "
+    "coalesce(r.commissions, 0) AS commissions"
+)
+
+
+def _suspect_row(*, every_column: bool) -> str:
+    """Cheap checks on a staged row, for what a successful typed COPY does not prove.
+    Each compares the value as staged first: trim() (which copies the value) runs
+    only on the rare values with spaces around them. Without `every_column`, the
+    columns under the row hash are left out: a row whose hash is unchanged repeats
+    values already checked, and the others are checked again in the typed rows."""
+    bad = []
+    for column in COLUMNS:
+        if not every_column and column.name in (*HASHED_COLUMNS, "credit_code"):
+            continue
+        name = f"r.{column.name}"
+        if column.kind == "text":
+            if column.required:
+                blank = f"starts_with({name}, ' ') AND trim({name}) = ''"
+                bad.append(f"{name} IS NULL OR {name} = '' OR ({blank})")
+            if column.max_length:
+                n = column.max_length
+                bad.append(f"octet_length({name}) > {n} AND length(trim({name})) > {n}")
+        elif column.required:
+            bad.append(f"{name} IS NULL")
+        if column.kind == "money":
+            bad.append(f"{name} < 0 OR {name} >= 1e12 OR scale({name}) > 2")
+    bad += [
+        "r.overdue_installments < 0 OR r.total_installments < 0 OR r.days_past_due < 0",
+        "r.overdue_installments > r.total_installments",
+        "r.next_due_date NOT LIKE '____-__-__' AND trim(r.next_due_date) <> '' "
+        "AND trim(r.next_due_date) NOT LIKE '____-__-__'",
+        # Agencies and quadrants can change under an unchanged row.
+        "NOT EXISTS (SELECT 1 FROM portfolio_agency a WHERE a.code = r.agency_code) "
+        "AND NOT EXISTS (SELECT 1 FROM portfolio_agency a WHERE a.code = trim(r.agency_code))",
+        "r.quadrant_code <> '' "
+        "AND NOT EXISTS (SELECT 1 FROM portfolio_quadrant q WHERE q.code = r.quadrant_code) "
+        "AND trim(r.quadrant_code) <> '' AND NOT EXISTS "
+        "(SELECT 1 FROM portfolio_quadrant q WHERE q.code = trim(r.quadrant_code))",
+    ]
+    if every_column:
+        bad += [
+            "coalesce(r.currency, '') NOT IN ('PEN', 'USD') "
+            "AND coalesce(upper(trim(r.currency)), '') NOT IN ('PEN', 'USD')",
+            "abs(r.lat) > 90 OR abs(r.lon) > 180",
+        ]
+    return "coalesce(" + " OR ".join(f"({b})" for b in bad) + ", false)"
+
 
 class _PostgresStage:
-    """COPY straight into typed columns, then cheap set-based checks. A file the
-    typed COPY refuses, or that fails the checks, is staged again as text and pays
-    for the line-by-line validation that names every error."""
+    """COPY straight into typed columns, then one pass of every row joined with the
+    credits: it checks cheaply what COPY does not prove, writes the positions of
+    the credits whose descriptive columns are unchanged (by the row hash) into the
+    day's partition, and notes the rest (new, returning or changed credits, and
+    the active ones the file no longer lists). Only the clients of those rows get
+    the full cast and the merge; their positions follow once their credits exist.
 
-    def stage(self, stream: BinaryIO, header: list[str]) -> None:
+    A file the typed COPY refuses or the checks suspect, or whose merge breaks a
+    constraint or a cast (a repeated credit code, an impossible date), is staged
+    again as text and pays for the line-by-line validation that names every error.
+    """
+
+    rows = 0
+
+    def stage(self, stream: BinaryIO, header: list[str], business_date: date) -> None:
         with connection.cursor() as cursor:
-            typed = self._copy(cursor, stream, header, typed=True)
-            clean = False
-            if typed:
-                try:
-                    with transaction.atomic():
-                        self._cast(cursor, typed=True)
-                        clean = self._looks_clean(cursor)
-                except (DataError, IntegrityError):
-                    clean = False
-            if not clean:
-                cursor.execute("DROP TABLE IF EXISTS snapshot_typed")
-                stream.seek(0)
-                self._copy(cursor, stream, header, typed=False)
-                errors = self._validate(cursor)
-                raise SnapshotError(
-                    errors or [SnapshotRowError(0, None, _("the file could not be read"))]
-                )
+            if not self._copy(cursor, stream, header, typed=True):
+                self.refuse(stream, header)
+            self.part = f"portfolio_creditposition_d{business_date:%Y%m%d}"
+            self._pass(cursor, business_date)
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM snapshot_delta WHERE suspect)")
+            if cursor.fetchone()[0]:
+                self.refuse(stream, header)
+            cursor.execute("ANALYZE snapshot_delta")
+            self._cast(cursor)
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM snapshot_typed WHERE suspect)")
+            if cursor.fetchone()[0]:
+                self.refuse(stream, header)
+
+    def refuse(self, stream: BinaryIO, header: list[str], exc: Exception | None = None) -> NoReturn:
+        """Name the bad lines; a failure they do not explain is raised as it came."""
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS snapshot_raw")
+            stream.seek(0)
+            self._copy(cursor, stream, header, typed=False)
+            errors = self._validate(cursor)
+        if errors:
+            raise SnapshotError(errors)
+        if exc is not None:
+            raise exc
+        raise SnapshotError([SnapshotRowError(0, None, _("the file could not be read"))])
 
     def _copy(self, cursor, stream: BinaryIO, header: list[str], *, typed: bool) -> bool:
         """Stage the file; absent optional columns read as empty. False when the typed
@@ -305,6 +399,7 @@ class _PostgresStage:
                     "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
                     _BomSkipper(stream),
                 )
+                self.rows = cursor.rowcount
         except (psycopg2.DataError, DataError) as exc:
             if typed:
                 return False
@@ -316,91 +411,78 @@ class _PostgresStage:
                 )
         return True
 
-    def _cast(self, cursor, *, typed: bool) -> None:
+    def _pass(self, cursor, business_date: date) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {self.part}")
+        cursor.execute(
+            f"CREATE TABLE {self.part} (LIKE portfolio_creditposition INCLUDING DEFAULTS "
+            "INCLUDING CONSTRAINTS)"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE snapshot_delta (line bigint, client_code text, credit_id bigint, "
+            "suspect boolean) ON COMMIT DROP"
+        )
+        # A row of the file (line set) or an active credit it no longer lists.
+        cursor.execute(
+            "WITH j AS (SELECT r.line, trim(r.client_code) AS client_code, k.id AS credit_id, "
+            f"k.client_id, {POSITION_VALUES}, "
+            f"r.line IS NOT NULL AND {_suspect_row(every_column=False)} AS suspect, "
+            "CASE WHEN r.line IS NULL THEN k.left_on IS NULL "
+            f"ELSE k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> {ROW_HASH} "
+            "END AS delta "
+            "FROM snapshot_raw r FULL JOIN portfolio_credit k ON k.code = trim(r.credit_code)), "
+            "d AS (INSERT INTO snapshot_delta SELECT line, client_code, credit_id, suspect "
+            "FROM j WHERE delta OR suspect) "
+            f"INSERT INTO {self.part} SELECT %s, credit_id, client_id, principal_balance, "
+            "overdue_amount, overdue_installments, total_installments, days_past_due, "
+            "next_due_date, late_interest, collection_fees, commissions "
+            "FROM j WHERE line IS NOT NULL AND NOT delta AND NOT suspect",
+            [business_date],
+        )
+
+    def _cast(self, cursor) -> None:
+        """The typed rows of every client with a changed row (all its credits: the
+        most delinquent one gives the client's figures)."""
+
         def text(name: str) -> str:
             return f"coalesce(trim(r.{name}), '')"
 
-        def value(name: str, pg: str) -> str:
-            return f"r.{name}" if typed else f"nullif(trim(r.{name}), '')::{pg}"
-
         def money(name: str) -> str:
-            return f"coalesce({value(name, 'numeric')}, 0)"
+            return f"coalesce(r.{name}, 0)"
 
-        # The staged text is enough to notice a change; OFFSET 0 keeps the planner
-        # from inlining (and so computing twice) the hash.
-        hashed = (
-            "hashtextextended(concat_ws('|', "
-            + ", ".join(f"r.{c}" for c in HASHED_COLUMNS)
-            + "), 0)::text"
-        )
         cursor.execute(
-            "CREATE TEMP TABLE snapshot_typed ON COMMIT DROP AS "
-            f"SELECT x.*, ({self._bad_row()}) AS bad FROM (SELECT "
+            "CREATE TEMP TABLE snapshot_typed ON COMMIT DROP AS SELECT "
             "r.line, trim(r.credit_code) AS credit_code, trim(r.client_code) AS client_code, "
             "trim(r.client_name) AS client_name, trim(r.document_id) AS document_id, "
             "trim(r.product) AS product, upper(trim(r.currency)) AS currency, "
             f"{money('disbursed_amount')} AS disbursed_amount, "
             f"{money('principal_balance')} AS principal_balance, "
             f"{money('overdue_amount')} AS overdue_amount, "
-            f"{value('overdue_installments', 'smallint')} AS overdue_installments, "
-            f"{value('total_installments', 'smallint')} AS total_installments, "
-            f"{value('days_past_due', 'integer')} AS days_past_due, a.id AS agency_id, "
+            "r.overdue_installments, r.total_installments, r.days_past_due, a.id AS agency_id, "
             "nullif(trim(r.next_due_date), '')::date AS next_due_date, "
             f"{text('origin_officer_code')} AS origin_officer_code, "
             f"{text('phone')} AS phone, {text('email')} AS email, "
-            f"{text('address')} AS address, "
-            f"{value('lat', 'float8')} AS lat, {value('lon', 'float8')} AS lon, "
-            "q.id AS quadrant_id, "
+            f"{text('address')} AS address, r.lat, r.lon, q.id AS quadrant_id, "
             f"{money('late_interest')} AS late_interest, "
             f"{money('collection_fees')} AS collection_fees, "
             f"{money('commissions')} AS commissions, "
-            f"{text('quadrant_code')} AS quadrant_code, "
-            f"{text('next_due_date')} AS next_due_text, "
-            "h.row_hash, k.id AS credit_id, k.client_id, "
-            "(k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> h.row_hash) AS changed "
-            f"FROM snapshot_raw r CROSS JOIN LATERAL (SELECT {hashed} AS row_hash OFFSET 0) h "
+            f"{ROW_HASH} AS row_hash, k.id AS credit_id, k.client_id, "
+            f"(d.line IS NOT NULL) AS changed, {_suspect_row(every_column=True)} AS suspect "
+            "FROM snapshot_raw r "
             "LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
             "LEFT JOIN portfolio_quadrant q ON q.code = nullif(trim(r.quadrant_code), '') "
-            "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code) OFFSET 0) x"
+            "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code) "
+            "LEFT JOIN snapshot_delta d ON d.line = r.line "
+            "WHERE trim(r.client_code) IN "
+            "(SELECT c.client_code FROM snapshot_delta c WHERE c.line IS NOT NULL)"
         )
 
-    @staticmethod
-    def _bad_row() -> str:
-        """Cheap checks on a typed row, for what a successful COPY does not prove."""
-        money = (
-            "disbursed_amount",
-            "principal_balance",
-            "overdue_amount",
-            "late_interest",
-            "collection_fees",
-            "commissions",
+    def mark_left(self, cursor, business_date: date) -> int:
+        cursor.execute(
+            "UPDATE portfolio_credit AS k SET left_on = %s FROM snapshot_delta d "
+            "WHERE d.line IS NULL AND k.id = d.credit_id AND k.left_on IS NULL",
+            [business_date],
         )
-        bad = [f"{m} < 0 OR {m} >= 1e12 OR scale({m}) > 2" for m in money]
-        for column in COLUMNS:
-            if column.kind == "text" and column.name in TYPED_COLUMNS:
-                if column.required:
-                    bad.append(f"{column.name} = ''")
-                if column.max_length:
-                    bad.append(f"length({column.name}) > {column.max_length}")
-        bad += [
-            "currency NOT IN ('PEN', 'USD')",
-            "overdue_installments < 0 OR total_installments < 0 OR days_past_due < 0",
-            "overdue_installments > total_installments",
-            "agency_id IS NULL",
-            "quadrant_code <> '' AND quadrant_id IS NULL",
-            "next_due_text <> '' AND next_due_text NOT LIKE '____-__-__'",
-            "abs(lat) > 90 OR abs(lon) > 180",
-        ]
-        return " OR ".join(f"({b})" for b in bad)
-
-    def _looks_clean(self, cursor) -> bool:
-        """No row failed the cheap checks (computed in the same pass as the cast),
-        and no credit code repeats (the unique index refuses it)."""
-        cursor.execute("SELECT EXISTS (SELECT 1 FROM snapshot_typed WHERE bad)")
-        if cursor.fetchone()[0]:
-            return False
-        cursor.execute("CREATE UNIQUE INDEX ON snapshot_typed (credit_code)")
-        return True
+        return cursor.rowcount
 
     def _validate(self, cursor) -> list[SnapshotRowError]:
         """Every check, line by line, for a file that failed the cheap gate."""
@@ -499,28 +581,31 @@ class _PostgresStage:
         )
         return [_row_error(line, err) for line, err in cursor.fetchall()]
 
-    def write_positions(self, cursor, business_date: date, select_sql: str) -> None:
-        """Build the day's partition apart, then attach it (replacing an earlier one)."""
-        part = f"portfolio_creditposition_d{business_date:%Y%m%d}"
+    def write_positions(self, cursor, business_date: date) -> None:
+        """The positions of the rows the merge wrote, then attach the day's partition
+        (replacing an earlier one)."""
         following = business_date + timedelta(days=1)
-        cursor.execute(f"DROP TABLE IF EXISTS {part}")
         cursor.execute(
-            f"CREATE TABLE {part} (LIKE portfolio_creditposition INCLUDING DEFAULTS "
-            "INCLUDING CONSTRAINTS)"
+            f"INSERT INTO {self.part} SELECT %s, k.id, k.client_id, t.principal_balance, "
+            "t.overdue_amount, t.overdue_installments, t.total_installments, t.days_past_due, "
+            "t.next_due_date, t.late_interest, t.collection_fees, t.commissions "
+            "FROM snapshot_typed t JOIN portfolio_credit k ON k.code = t.credit_code "
+            "WHERE t.changed",
+            [business_date],
         )
-        cursor.execute(f"INSERT INTO {part} {select_sql}", [business_date])
         cursor.execute(
-            f"ALTER TABLE {part} ADD CONSTRAINT {part}_bounds CHECK (business_date IS NOT NULL "
-            "AND business_date >= %s AND business_date < %s)",
+            f"ALTER TABLE {self.part} ADD CONSTRAINT {self.part}_bounds CHECK "
+            "(business_date IS NOT NULL AND business_date >= %s AND business_date < %s)",
             [business_date, following],
         )
+        # A repeated credit code stops here (the attach builds the primary key).
         cursor.execute(
-            f"ALTER TABLE portfolio_creditposition ATTACH PARTITION {part} "
+            f"ALTER TABLE portfolio_creditposition ATTACH PARTITION {self.part} "
             "FOR VALUES FROM (%s) TO (%s)",
             [business_date, following],
         )
-        cursor.execute(f"ALTER TABLE {part} DROP CONSTRAINT {part}_bounds")
-        cursor.execute(f"ANALYZE {part}")  # the cycle reads this day's partition next
+        cursor.execute(f"ALTER TABLE {self.part} DROP CONSTRAINT {self.part}_bounds")
+        cursor.execute(f"ANALYZE {self.part}")  # the cycle reads this day's partition next
 
 
 class _BomSkipper(io.RawIOBase):
@@ -583,7 +668,7 @@ def _row_error(line: int, err: str) -> SnapshotRowError:
 
 
 class _SqliteStage:
-    def stage(self, stream: BinaryIO, header: list[str]) -> None:
+    def stage(self, stream: BinaryIO, header: list[str], business_date: date) -> None:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         try:
             rows = self._parse(csv.reader(text), header)
@@ -612,6 +697,40 @@ class _SqliteStage:
                 "SELECT 1 FROM portfolio_credit k WHERE k.id = snapshot_typed.credit_id AND "
                 "(k.left_on IS NOT NULL OR k.snapshot_hash <> snapshot_typed.row_hash)))"
             )
+        self.rows = len(rows)
+
+    def refuse(self, stream: BinaryIO, header: list[str], exc: Exception) -> NoReturn:
+        """Every bad line was named while parsing: this is not the file's fault."""
+        raise exc
+
+    def mark_left(self, cursor, business_date: date) -> int:
+        cursor.execute(
+            "UPDATE portfolio_credit SET left_on = %s WHERE left_on IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM snapshot_typed t WHERE t.credit_code = portfolio_credit.code)",
+            [business_date],
+        )
+        return cursor.rowcount
+
+    def write_positions(self, cursor, business_date: date) -> None:
+        # The ids of the credits just written.
+        cursor.execute(
+            "UPDATE snapshot_typed AS t SET credit_id = k.id, client_id = k.client_id "
+            "FROM portfolio_credit k WHERE t.changed AND k.code = t.credit_code"
+        )
+        cursor.execute(
+            "DELETE FROM portfolio_creditposition WHERE business_date = %s", [business_date]
+        )
+        cursor.execute(
+            "INSERT INTO portfolio_creditposition (business_date, credit_id, client_id, "
+            "principal_balance, overdue_amount, overdue_installments, total_installments, "
+            "days_past_due, next_due_date, late_interest, collection_fees, commissions) "
+            "SELECT %s, t.credit_id, t.client_id, t.principal_balance, t.overdue_amount, "
+            "t.overdue_installments, t.total_installments, t.days_past_due, t.next_due_date, "
+            "t.late_interest, t.collection_fees, t.commissions FROM snapshot_typed t",
+            [business_date],
+        )
+        cursor.execute("DROP TABLE IF EXISTS temp.snapshot_client")
+        cursor.execute("DROP TABLE IF EXISTS temp.snapshot_typed")
 
     def _parse(self, reader: Iterable[list[str]], header: list[str]) -> list[tuple]:
         agencies = dict(Agency.objects.values_list("code", "id"))
@@ -778,37 +897,38 @@ def row_hash(raw: dict[str, str]) -> str:
 
 # --- The merge: the same statements on both databases -----------------------------
 
-POSITIONS_SELECT = (
-    "SELECT %s, t.credit_id, t.client_id, t.principal_balance, t.overdue_amount, "
-    "t.overdue_installments, t.total_installments, t.days_past_due, t.next_due_date, "
-    "t.late_interest, t.collection_fees, t.commissions FROM snapshot_typed t"
-)
-
 
 def _merge(business_date: date, stage) -> SnapshotResult:
     """Insert what is new, rewrite only what changed (by the row hash), write the
     day's positions, and mark the credits that left. A fixed number of statements."""
-    result = SnapshotResult(business_date=business_date)
+    result = SnapshotResult(business_date=business_date, rows=stage.rows)
     postgres = connection.vendor == "postgresql"
     temp = "TEMP TABLE" + (" snapshot_client ON COMMIT DROP" if postgres else " snapshot_client")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM snapshot_typed")
-        result.rows = cursor.fetchone()[0]
-
         # One row per client whose rows changed: the row of its most delinquent
-        # credit (thesis 5.2.7), which also gives the client's agency.
+        # credit (thesis 5.2.7), which also gives the client's agency, and the
+        # client's place (DOMAIN.md 7.5). The ranking reads narrow rows only.
         if not postgres:
             cursor.execute("DROP TABLE IF EXISTS temp.snapshot_client")
+        quadrant, params = _quadrant_by_coordinates(cursor)
+        # OFFSET 0: PostgreSQL would otherwise inline, and so run twice, the lookup.
+        keep = " OFFSET 0" if postgres else ""
         cursor.execute(
-            f"CREATE {temp} AS SELECT * FROM (SELECT t.*, row_number() OVER "
-            "(PARTITION BY client_code ORDER BY days_past_due DESC, line) AS rn "
-            "FROM snapshot_typed t WHERE t.client_code IN "
-            "(SELECT c.client_code FROM snapshot_typed c WHERE c.changed)) x WHERE rn = 1"
+            f"CREATE {temp} AS SELECT p.*, coalesce(qs.subzone_id, fz.id) AS subzone_id "
+            f"FROM (SELECT t.*, coalesce(t.quadrant_id, {quadrant}) AS home_quadrant_id "
+            "FROM snapshot_typed t JOIN (SELECT line, row_number() OVER (PARTITION BY client_code "
+            "ORDER BY days_past_due DESC, line) AS rn FROM snapshot_typed WHERE client_code IN "
+            "(SELECT c.client_code FROM snapshot_typed c WHERE c.changed)) w "
+            f"ON w.line = t.line AND w.rn = 1{keep}) p "
+            "LEFT JOIN portfolio_quadrant qs ON qs.id = p.home_quadrant_id "
+            "LEFT JOIN (SELECT z.agency_id, z.id FROM portfolio_subzone z "
+            "JOIN (SELECT agency_id, min(code) AS code FROM portfolio_subzone GROUP BY agency_id) "
+            "f ON f.agency_id = z.agency_id AND f.code = z.code) fz ON fz.agency_id = p.agency_id",
+            params,
         )
         cursor.execute("CREATE UNIQUE INDEX snapshot_client_code ON snapshot_client (client_code)")
         if postgres:
             cursor.execute("ANALYZE snapshot_client")
-        _resolve_places(cursor)
 
         cursor.execute(
             "INSERT INTO portfolio_client (code, name, document_id, phone, email, "
@@ -836,7 +956,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
         cursor.execute(
             "INSERT INTO portfolio_address (client_id, guarantor_id, kind, text, lat, lon, "
             "quadrant_id, subzone_id) SELECT c.id, NULL, 'home', s.address, s.lat, s.lon, "
-            "s.quadrant_id, s.subzone_id FROM snapshot_client s "
+            "s.home_quadrant_id, s.subzone_id FROM snapshot_client s "
             "JOIN portfolio_client c ON c.code = s.client_code WHERE NOT EXISTS "
             "(SELECT 1 FROM portfolio_address a WHERE a.client_id = c.id AND a.kind = 'home' "
             "AND a.guarantor_id IS NULL)"
@@ -844,12 +964,12 @@ def _merge(business_date: date, stage) -> SnapshotResult:
         analyze_if_grown(cursor, "portfolio_address", cursor.rowcount)
         cursor.execute(
             "UPDATE portfolio_address AS a SET text = s.address, lat = s.lat, lon = s.lon, "
-            "quadrant_id = s.quadrant_id, subzone_id = s.subzone_id "
+            "quadrant_id = s.home_quadrant_id, subzone_id = s.subzone_id "
             "FROM snapshot_client s JOIN portfolio_client c ON c.code = s.client_code "
             "WHERE a.client_id = c.id AND a.kind = 'home' AND a.guarantor_id IS NULL "
             "AND (s.address <> '' OR s.lat IS NOT NULL) AND ("
             "a.text IS DISTINCT FROM s.address OR a.lat IS DISTINCT FROM s.lat "
-            "OR a.lon IS DISTINCT FROM s.lon OR a.quadrant_id IS DISTINCT FROM s.quadrant_id "
+            "OR a.lon IS DISTINCT FROM s.lon OR a.quadrant_id IS DISTINCT FROM s.home_quadrant_id "
             "OR a.subzone_id IS DISTINCT FROM s.subzone_id)"
         )
 
@@ -871,60 +991,26 @@ def _merge(business_date: date, stage) -> SnapshotResult:
             "FROM snapshot_typed t JOIN portfolio_client c ON c.code = t.client_code "
             "WHERE k.id = t.credit_id AND t.changed"
         )
-        # The ids of the credits just written, for the day's positions.
-        cursor.execute(
-            "UPDATE snapshot_typed AS t SET credit_id = k.id, client_id = k.client_id "
-            "FROM portfolio_credit k WHERE t.changed AND k.code = t.credit_code"
-        )
         # Absent from the snapshot: paid off or transferred; it leaves the portfolio.
-        cursor.execute(
-            "UPDATE portfolio_credit SET left_on = %s WHERE left_on IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM snapshot_typed t WHERE t.credit_code = portfolio_credit.code)",
-            [business_date],
-        )
-        result.credits_left = cursor.rowcount
-
-        if postgres:
-            stage.write_positions(cursor, business_date, POSITIONS_SELECT)
-        else:
-            cursor.execute(
-                "DELETE FROM portfolio_creditposition WHERE business_date = %s", [business_date]
-            )
-            cursor.execute(
-                "INSERT INTO portfolio_creditposition (business_date, credit_id, client_id, "
-                "principal_balance, overdue_amount, overdue_installments, total_installments, "
-                "days_past_due, next_due_date, late_interest, collection_fees, commissions) "
-                + POSITIONS_SELECT,
-                [business_date],
-            )
-            cursor.execute("DROP TABLE IF EXISTS temp.snapshot_client")
-            cursor.execute("DROP TABLE IF EXISTS temp.snapshot_typed")
+        result.credits_left = stage.mark_left(cursor, business_date)
+        stage.write_positions(cursor, business_date)
     return result
 
 
-def _resolve_places(cursor) -> None:
-    """A row without quadrant_code gets the quadrant containing its coordinates;
-    without either, its agency's first subzone by code (DOMAIN.md 7.5)."""
+def _quadrant_by_coordinates(cursor) -> tuple[str, list]:
+    """SQL for the quadrant containing a typed row's coordinates, for a row without
+    quadrant_code; without either, its agency's first subzone by code is used
+    (DOMAIN.md 7.5)."""
     cursor.execute("SELECT coalesce(max(size_m), 0) FROM portfolio_quadrant")
     max_size = cursor.fetchone()[0] or 0
-    if connection.vendor == "postgresql":
-        cursor.execute("ALTER TABLE snapshot_client ADD COLUMN subzone_id bigint")
-    else:
-        cursor.execute("ALTER TABLE snapshot_client ADD COLUMN subzone_id")
-    if max_size:
-        reach = max_size / 2 / METRES_PER_DEGREE
-        cursor.execute(
-            "UPDATE snapshot_client SET quadrant_id = (SELECT q.id FROM portfolio_quadrant q "
-            "WHERE q.lat BETWEEN snapshot_client.lat - %s AND snapshot_client.lat + %s "
-            "AND abs(snapshot_client.lat - q.lat) * %s <= q.size_m / 2.0 "
-            "AND abs(snapshot_client.lon - q.lon) * %s * cos(radians(q.lat)) <= q.size_m / 2.0 "
-            "ORDER BY q.code LIMIT 1) "
-            "WHERE quadrant_id IS NULL AND lat IS NOT NULL AND lon IS NOT NULL",
-            [reach, reach, METRES_PER_DEGREE, METRES_PER_DEGREE],
-        )
-    cursor.execute(
-        "UPDATE snapshot_client SET subzone_id = coalesce("
-        "(SELECT q.subzone_id FROM portfolio_quadrant q WHERE q.id = snapshot_client.quadrant_id), "
-        "(SELECT z.id FROM portfolio_subzone z WHERE z.agency_id = snapshot_client.agency_id "
-        "ORDER BY z.code LIMIT 1))"
+    if not max_size:
+        return "NULL", []
+    reach = max_size / 2 / METRES_PER_DEGREE
+    return (
+        "CASE WHEN t.lat IS NOT NULL AND t.lon IS NOT NULL THEN (SELECT q.id "
+        "FROM portfolio_quadrant q WHERE q.lat BETWEEN t.lat - %s AND t.lat + %s "
+        "AND abs(t.lat - q.lat) * %s <= q.size_m / 2.0 "
+        "AND abs(t.lon - q.lon) * %s * cos(radians(q.lat)) <= q.size_m / 2.0 "
+        "ORDER BY q.code LIMIT 1) END",
+        [reach, reach, METRES_PER_DEGREE, METRES_PER_DEGREE],
     )

@@ -153,6 +153,7 @@ def cycle_step_run(
             return done.get().counts
         started_at, started = timezone.now(), time.monotonic()
         sql.ensure_sqlite_functions()
+        sql.tune_bulk_session()
         with sql.counting_statements() as counter:
             counts = STEP_FUNCTIONS[name](ctx, scope)
         _record_step(run, ledger_name, position, started_at, started, counter.count, counts)

@@ -13,9 +13,13 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 
-from portfolio.db import analyze_if_grown, ensure_sqlite_functions
+from portfolio.db import analyze_if_grown, ensure_sqlite_functions, tune_bulk_session
 
-__all__ = ["analyze_if_grown", "ensure_sqlite_functions"]  # shared with the import
+__all__ = [
+    "analyze_if_grown",
+    "ensure_sqlite_functions",
+    "tune_bulk_session",
+]  # shared with the import
 
 LIMA = ZoneInfo("America/Lima")
 
