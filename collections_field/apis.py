@@ -238,12 +238,17 @@ class CycleOutSerializer(serializers.Serializer):
         ]
 
 
+class CycleQueuedSerializer(serializers.Serializer):
+    business_date = serializers.DateField()
+    status = serializers.ChoiceField(["queued"])
+
+
 class CycleApi(APIView):
     required_scope = "cycles:write"
 
     @extend_schema(
         request=CycleRequestSerializer,
-        responses={200: CycleOutSerializer, 202: CycleOutSerializer},
+        responses={200: CycleOutSerializer, 202: CycleQueuedSerializer},
         description="Runs the daily cycle for `date` and answers when it is done; with "
         '`"async": true` it is queued for the workers (202) and `GET cycles/{date}/` '
         "follows it.",
