@@ -25,6 +25,7 @@ from collections_field.exceptions import InvalidInput, NotFound, PermissionDenie
 from collections_field.models import Case, CaseHistory, FieldResult
 from portfolio.models import Address, Client, Officer, Role
 from portfolio.selectors import clients_visible_to, role_of
+from portfolio.services import client_contact_update
 from strategy.models import ResultCode, SuggestedAction
 from strategy.selectors import active_strategy
 
@@ -40,6 +41,7 @@ class Registered:
     created: bool
 
 
+@transaction.atomic
 def result_register(
     *,
     uuid: uuid_lib.UUID | str,
@@ -54,6 +56,8 @@ def result_register(
     lon: float | None = None,
     address_kind: str = "",
     notes: str = "",
+    new_phone: str = "",
+    new_address: str = "",
     by: AbstractBaseUser | None = None,
 ) -> Registered:
     """Record a visit, call or inbound contact; the next cycle applies it (BAS)."""
@@ -102,6 +106,16 @@ def result_register(
             )
     except IntegrityError:  # the same uuid raced in: the first one stands
         return Registered(FieldResult.objects.get(uuid=key), False)
+    if new_phone or new_address:
+        client_contact_update(
+            client=client,
+            phone=new_phone,
+            address_text=new_address,
+            address_kind=address_kind or Address.Kind.HOME,
+            lat=lat if channel == FieldResult.ChannelKind.VISIT else None,
+            lon=lon if channel == FieldResult.ChannelKind.VISIT else None,
+            by=by,
+        )
     return Registered(result, True)
 
 
