@@ -15,6 +15,7 @@ from collections_field.selectors import (
     case_detail,
     case_timeline,
     client_search,
+    current_business_date,
     override_choices,
     result_codes_for,
 )
@@ -120,7 +121,8 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
         day = date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
     except ValueError:
         day = None
-    day = day or timezone.localdate()
+    # Default: the business date of the last finished night (today, once it has run).
+    day = day or current_business_date() or timezone.localdate()
     rows = []
     if code:
         try:
