@@ -84,7 +84,7 @@ def result_register(
         if officer is None:
             raise InvalidInput(_("officer %(code)s does not exist") % {"code": officer_code},
                                "officer_code")  # fmt: skip
-    verified, flags = _verify(client, occurred_at, channel, lat, lon, address_kind)
+    verified, flags, address = _verify(client, occurred_at, channel, lat, lon, address_kind)
     try:
         with transaction.atomic():
             result = FieldResult.objects.create(
@@ -102,6 +102,7 @@ def result_register(
                 notes=notes,
                 verified=verified,
                 flags=flags,
+                address=address,
                 registered_by=by,
             )
     except IntegrityError:  # the same uuid raced in: the first one stands
@@ -155,7 +156,9 @@ def _result_code(client: Client, code: str) -> ResultCode:
     return found
 
 
-def _verify(client, occurred_at, channel, lat, lon, address_kind) -> tuple[bool, list[str]]:
+def _verify(
+    client, occurred_at, channel, lat, lon, address_kind
+) -> tuple[bool, list[str], Address | None]:
     """A visit counts as done at an address only within the radius (Kobra); a contact
     outside the allowed hours is kept but flagged for the jefe de agencia."""
     flags = []
@@ -165,18 +168,18 @@ def _verify(client, occurred_at, channel, lat, lon, address_kind) -> tuple[bool,
     ):
         flags.append("off_hours")
     if channel != FieldResult.ChannelKind.VISIT:
-        return True, flags
+        return True, flags, None
+    address = _visited_address(client, address_kind)
     if lat is None or lon is None:
         flags.append("no_gps")
-        return False, flags
-    address = _visited_address(client, address_kind)
+        return False, flags, address
     if address is None or address.lat is None or address.lon is None:
         flags.append("no_address_point")
-        return False, flags
+        return False, flags, address
     if _metres(lat, lon, address.lat, address.lon) > settings.SEMAFORO["VISIT_RADIUS_M"]:
         flags.append("off_radius")
-        return False, flags
-    return True, flags
+        return False, flags, address
+    return True, flags, address
 
 
 def _visited_address(client: Client, kind: str) -> Address | None:
