@@ -34,6 +34,19 @@ class ResultSerializer(serializers.Serializer):
         ["home", "business", "work"], required=False, allow_blank=True
     )
     notes = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    new_phone = serializers.RegexField(
+        r"^\+?[0-9 ]{6,20}$",
+        required=False,
+        allow_blank=True,
+        max_length=30,
+        help_text="a new phone given in the field; replaces the client's",
+    )
+    new_address = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text="a new address of `address_kind`, placed at the GPS point",
+    )
 
 
 class ResultOutSerializer(serializers.Serializer):
@@ -183,6 +196,9 @@ CaseSchema = inline_serializer(
     "Case",
     {
         "client_code": serializers.CharField(),
+        "client_name": serializers.CharField(),
+        "phone": serializers.CharField(),
+        "credits": serializers.ListField(child=serializers.DictField()),
         "management_type": serializers.CharField(),
         "classification": serializers.CharField(),
         "action_code": serializers.CharField(),
@@ -238,12 +254,17 @@ class CycleOutSerializer(serializers.Serializer):
         ]
 
 
+class CycleQueuedSerializer(serializers.Serializer):
+    business_date = serializers.DateField()
+    status = serializers.ChoiceField(["queued"])
+
+
 class CycleApi(APIView):
     required_scope = "cycles:write"
 
     @extend_schema(
         request=CycleRequestSerializer,
-        responses={200: CycleOutSerializer, 202: CycleOutSerializer},
+        responses={200: CycleOutSerializer, 202: CycleQueuedSerializer},
         description="Runs the daily cycle for `date` and answers when it is done; with "
         '`"async": true` it is queued for the workers (202) and `GET cycles/{date}/` '
         "follows it.",

@@ -142,6 +142,10 @@ class FieldResult(models.Model):
     address_kind = models.CharField(max_length=20, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     verified = models.BooleanField(_("GPS verified"), default=False)
+    # The address the visit's GPS point was checked against (for the collection address).
+    address = models.ForeignKey(
+        Address, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     flags = models.JSONField(default=list, blank=True)
     registered_at = models.DateTimeField(auto_now_add=True)
     registered_by = models.ForeignKey(

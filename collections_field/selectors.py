@@ -40,6 +40,9 @@ def case_detail(*, user: AbstractBaseUser, client_code: str) -> dict[str, Any]:
     history = case.history.select_related("by").order_by("at", "seq", "id")
     return {
         "client_code": case.client.code,
+        "client_name": case.client.name,
+        "phone": case.client.phone,
+        "credits": _credits_of(case.client_id),
         "management_type": case.management_type,
         "classification": case.classification,
         "action_code": case.action_code,
@@ -167,3 +170,88 @@ def case_list(
     if status:
         cases = cases.filter(status=status)
     return cases
+
+
+def _credits_of(client_id: int) -> list[dict[str, Any]]:
+    """The client's credits in the portfolio, with their latest position."""
+    from portfolio.models import Credit, CreditPosition
+
+    day = (
+        CreditPosition.objects.filter(client_id=client_id)
+        .order_by("-business_date")
+        .values_list("business_date", flat=True)
+        .first()
+    )
+    positions = {
+        p.credit_id: p
+        for p in CreditPosition.objects.filter(business_date=day, client_id=client_id)
+    }
+    credits = Credit.objects.filter(client_id=client_id, left_on__isnull=True).order_by("code")
+    rows = []
+    for credit in credits:
+        position = positions.get(credit.id)
+        rows.append(
+            {
+                "code": credit.code,
+                "product": credit.product,
+                "currency": credit.currency,
+                "principal_balance": position.principal_balance if position else None,
+                "overdue_amount": position.overdue_amount if position else None,
+                "overdue_installments": position.overdue_installments if position else None,
+                "total_installments": position.total_installments if position else None,
+                "days_past_due": position.days_past_due if position else None,
+                "next_due_date": position.next_due_date if position else None,
+            }
+        )
+    return rows
+
+
+def case_timeline(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """Suggested versus done (thesis 5.2.10): the moves of the suggested action and
+    the results registered, in the order they happened, each with who."""
+    moves = [{"kind": "move", **h} for h in detail["history"]]
+    done = [{"kind": "result", **r} for r in detail["results"]]
+    return sorted(moves + done, key=lambda item: item["at"], reverse=True)
+
+
+def result_codes_for(*, user: AbstractBaseUser, client_code: str):
+    """The result codes an officer may register for this client: its type's."""
+    from strategy.models import ResultCode
+    from strategy.selectors import active_strategy
+
+    case = case_for(user=user, client_code=client_code)
+    return list(
+        ResultCode.objects.filter(version=active_strategy(), type=case.management_type).order_by(
+            "code"
+        )
+    )
+
+
+def client_search(*, user: AbstractBaseUser, query: str, limit: int = 30) -> list[dict[str, Any]]:
+    """Among the clients the user may see: by code, document or part of the name."""
+    from django.db.models import Q
+
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    cases = (
+        cases_visible_to(user)
+        .filter(
+            Q(client__code__iexact=query)
+            | Q(client__document_id=query)
+            | Q(client__name__icontains=query)
+        )
+        .select_related("client", "officer")
+        .order_by("client__name")[:limit]
+    )
+    return [
+        {
+            "client_code": c.client.code,
+            "client_name": c.client.name,
+            "action_code": c.action_code,
+            "tramo": c.tramo,
+            "status": c.status,
+            "officer_code": c.officer.code if c.officer else None,
+        }
+        for c in cases
+    ]

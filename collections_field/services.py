@@ -25,6 +25,7 @@ from collections_field.exceptions import InvalidInput, NotFound, PermissionDenie
 from collections_field.models import Case, CaseHistory, FieldResult
 from portfolio.models import Address, Client, Officer, Role
 from portfolio.selectors import clients_visible_to, role_of
+from portfolio.services import client_contact_update
 from strategy.models import ResultCode, SuggestedAction
 from strategy.selectors import active_strategy
 
@@ -40,6 +41,7 @@ class Registered:
     created: bool
 
 
+@transaction.atomic
 def result_register(
     *,
     uuid: uuid_lib.UUID | str,
@@ -54,6 +56,8 @@ def result_register(
     lon: float | None = None,
     address_kind: str = "",
     notes: str = "",
+    new_phone: str = "",
+    new_address: str = "",
     by: AbstractBaseUser | None = None,
 ) -> Registered:
     """Record a visit, call or inbound contact; the next cycle applies it (BAS)."""
@@ -80,7 +84,7 @@ def result_register(
         if officer is None:
             raise InvalidInput(_("officer %(code)s does not exist") % {"code": officer_code},
                                "officer_code")  # fmt: skip
-    verified, flags = _verify(client, occurred_at, channel, lat, lon, address_kind)
+    verified, flags, address = _verify(client, occurred_at, channel, lat, lon, address_kind)
     try:
         with transaction.atomic():
             result = FieldResult.objects.create(
@@ -98,10 +102,21 @@ def result_register(
                 notes=notes,
                 verified=verified,
                 flags=flags,
+                address=address,
                 registered_by=by,
             )
     except IntegrityError:  # the same uuid raced in: the first one stands
         return Registered(FieldResult.objects.get(uuid=key), False)
+    if new_phone or new_address:
+        client_contact_update(
+            client=client,
+            phone=new_phone,
+            address_text=new_address,
+            address_kind=address_kind or Address.Kind.HOME,
+            lat=lat if channel == FieldResult.ChannelKind.VISIT else None,
+            lon=lon if channel == FieldResult.ChannelKind.VISIT else None,
+            by=by,
+        )
     return Registered(result, True)
 
 
@@ -141,7 +156,9 @@ def _result_code(client: Client, code: str) -> ResultCode:
     return found
 
 
-def _verify(client, occurred_at, channel, lat, lon, address_kind) -> tuple[bool, list[str]]:
+def _verify(
+    client, occurred_at, channel, lat, lon, address_kind
+) -> tuple[bool, list[str], Address | None]:
     """A visit counts as done at an address only within the radius (Kobra); a contact
     outside the allowed hours is kept but flagged for the jefe de agencia."""
     flags = []
@@ -151,18 +168,18 @@ def _verify(client, occurred_at, channel, lat, lon, address_kind) -> tuple[bool,
     ):
         flags.append("off_hours")
     if channel != FieldResult.ChannelKind.VISIT:
-        return True, flags
+        return True, flags, None
+    address = _visited_address(client, address_kind)
     if lat is None or lon is None:
         flags.append("no_gps")
-        return False, flags
-    address = _visited_address(client, address_kind)
+        return False, flags, address
     if address is None or address.lat is None or address.lon is None:
         flags.append("no_address_point")
-        return False, flags
+        return False, flags, address
     if _metres(lat, lon, address.lat, address.lon) > settings.SEMAFORO["VISIT_RADIUS_M"]:
         flags.append("off_radius")
-        return False, flags
-    return True, flags
+        return False, flags, address
+    return True, flags, address
 
 
 def _visited_address(client: Client, kind: str) -> Address | None:

@@ -1,34 +1,149 @@
+import uuid
+from datetime import date, datetime
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_field.exceptions import DomainError, NotFound
-from collections_field.forms import OverrideForm
-from collections_field.selectors import case_detail, override_choices
-from collections_field.services import OVERRIDE_ROLES, case_override
+from collections_field.forms import OverrideForm, ResultForm
+from collections_field.selectors import (
+    case_detail,
+    case_timeline,
+    client_search,
+    current_business_date,
+    override_choices,
+    result_codes_for,
+)
+from collections_field.services import OVERRIDE_ROLES, case_override, result_register_for
+from portfolio.models import Role
 from portfolio.selectors import role_of
+
+FIELD_ROLES = (Role.ASESOR, Role.AGENCIA_EXTERNA, Role.JEFE_AGENCIA, Role.GERENTE)
 
 
 @login_required
 def case_page(request: HttpRequest, client_code: str) -> HttpResponse:
+    """The client page: credits, the case, the history of suggested versus done,
+    and the forms its reader may use (register a result; move the case by hand)."""
     try:
         detail = case_detail(user=request.user, client_code=client_code)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
-    form = None
-    if role_of(request.user) in OVERRIDE_ROLES:
-        form = OverrideForm(
-            request.POST or None,
+    role = role_of(request.user)
+    sent = None
+    if request.method == "POST":
+        sent = "override" if "to_code" in request.POST else "result"
+    result_form = override_form = None
+    if role in FIELD_ROLES:
+        result_form = ResultForm(
+            request.POST if sent == "result" else None,
+            initial={"uuid": uuid.uuid4()},
+            result_codes=result_codes_for(user=request.user, client_code=client_code),
+        )
+    if role in OVERRIDE_ROLES:
+        override_form = OverrideForm(
+            request.POST if sent == "override" else None,
             codes=override_choices(user=request.user, client_code=client_code),
         )
-        if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        form = result_form if sent == "result" else override_form
+        if form is not None and form.is_valid():
             try:
-                case_override(user=request.user, client_code=client_code, **form.cleaned_data)
+                if form is result_form:
+                    _register(request, client_code, form.cleaned_data)
+                    messages.success(request, _("Result registered."))
+                else:
+                    case_override(user=request.user, client_code=client_code, **form.cleaned_data)
+                    messages.success(request, _("The case was moved; the move is in its history."))
             except DomainError as exc:
-                form.add_error(None, str(exc))
+                form.add_error(getattr(exc, "field", None), str(exc))
             else:
-                messages.success(request, _("The case was moved; the move is in its history."))
-                return redirect("case", client_code=client_code)
-    return render(request, "collections_field/case.html", {"case": detail, "form": form})
+                return redirect(request.path)
+    return render(
+        request,
+        "collections_field/case.html",
+        {
+            "case": detail,
+            "timeline": case_timeline(detail),
+            "result_form": result_form,
+            "form": override_form,
+        },
+    )
+
+
+def _register(request: HttpRequest, client_code: str, data: dict) -> None:
+    # The officer's own clock: the moment the form was sent (the server's, in Lima).
+    occurred_at: datetime = timezone.now()
+    result_register_for(
+        user=request.user,
+        uuid=data["uuid"],
+        client_code=client_code,
+        result_code=data["result_code"],
+        occurred_at=occurred_at,
+        channel=data["channel"],
+        promise_date=data.get("promise_date"),
+        promise_amount=data.get("promise_amount"),
+        notes=data.get("notes") or "",
+        lat=data.get("lat"),
+        lon=data.get("lon"),
+        address_kind=data.get("address_kind") or "",
+        new_phone=data.get("new_phone") or "",
+        new_address=data.get("new_address") or "",
+    )
+
+
+@login_required
+def search_page(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "collections_field/search.html",
+        {"query": query, "found": client_search(user=request.user, query=query)},
+    )
+
+
+@login_required
+def worklist_page(request: HttpRequest) -> HttpResponse:
+    """The officer's day (hoja de ruta): the list in order with its lights, and the
+    stops on a map. An asesor sees its own; a jefe picks one of its officers."""
+    from collections_field.selectors import worklist_for
+    from portfolio.selectors import officers_visible_to
+
+    officers = list(officers_visible_to(request.user).order_by("code"))
+    own = [o for o in officers if o.user_id == request.user.pk]
+    code = request.GET.get("officer") or (own[0].code if own else "")
+    try:
+        day = date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
+    except ValueError:
+        day = None
+    # Default: the business date of the last finished night (today, once it has run).
+    day = day or current_business_date() or timezone.localdate()
+    rows = []
+    if code:
+        try:
+            rows = worklist_for(user=request.user, officer_code=code, business_date=day)
+        except NotFound as exc:
+            raise Http404(str(exc)) from exc
+    stops = [
+        {"n": r.position, "code": r.client_code, "name": r.client_name, "lat": r.lat,
+         "lon": r.lon, "light": r.light}
+        for r in rows
+        if r.lat is not None and r.lon is not None
+    ]  # fmt: skip
+    return render(
+        request,
+        "collections_field/worklist.html",
+        {
+            "rows": rows,
+            "stops": stops,
+            "day": day,
+            "officer_code": code,
+            "officers": officers if not own else [],
+            "map_tiles": settings.SEMAFORO["MAP_TILES_URL"],
+        },
+    )

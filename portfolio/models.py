@@ -184,6 +184,9 @@ class Client(models.Model):
         Agency, on_delete=models.PROTECT, related_name="clients", null=True, blank=True
     )
     created_on = models.DateField(_("first seen on"), null=True, blank=True)
+    # Contact changes from the field are audited; the nightly import writes set-based
+    # (core banking is the source of truth there, recorded by SnapshotImport).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]

@@ -1,5 +1,6 @@
 """Reads of the portfolio, always through the reader's scope (who may see what)."""
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -7,7 +8,8 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet, Sum
 
-from portfolio.models import Agency, Client, CreditPosition, Role, SnapshotImport
+from portfolio.models import Agency, Client, CreditPosition, Quadrant, Role, SnapshotImport
+from portfolio.snapshot import METRES_PER_DEGREE
 
 
 def role_of(user: AbstractBaseUser | AnonymousUser) -> str | None:
@@ -92,3 +94,43 @@ def portfolio_summary(*, user: AbstractBaseUser) -> PortfolioSummary:
         delinquent=figures["delinquent"],
         overdue_amount=figures["overdue"] or Decimal("0"),
     )
+
+
+def quadrant_at(*, lat: float, lon: float) -> Quadrant | None:
+    """The quadrant whose square contains the point (first by code), as the import
+    places snapshot rows (DOMAIN.md 7.5)."""
+    largest = Quadrant.objects.order_by("-size_m").values_list("size_m", flat=True).first()
+    if not largest:
+        return None
+    reach = largest / 2 / METRES_PER_DEGREE
+    candidates = Quadrant.objects.select_related("subzone").filter(
+        lat__range=(lat - reach, lat + reach)
+    )
+    for quadrant in candidates.order_by("code"):
+        half = quadrant.size_m / 2
+        north_south = abs(lat - quadrant.lat) * METRES_PER_DEGREE
+        east_west = (
+            abs(lon - quadrant.lon) * METRES_PER_DEGREE * math.cos(math.radians(quadrant.lat))
+        )
+        if north_south <= half and east_west <= half:
+            return quadrant
+    return None
+
+
+def officers_visible_to(user: AbstractBaseUser | AnonymousUser):
+    """The officers whose lists the user may open: own (asesor, external agency user),
+    the agency's, the zone's, or all."""
+    from portfolio.models import Officer
+
+    role = role_of(user)
+    officers = Officer.objects.filter(active=True)
+    if role in (Role.GERENTE, Role.SERVICIO):
+        return officers
+    member = getattr(user, "staff_member", None)
+    if role == Role.JEFE_ZONAL:
+        return officers.filter(agency__zone_id=member.zone_id)
+    if role == Role.JEFE_AGENCIA:
+        return officers.filter(agency_id=member.agency_id)
+    if role in (Role.ASESOR, Role.AGENCIA_EXTERNA):
+        return officers.filter(user=user)
+    return officers.none()

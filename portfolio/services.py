@@ -19,8 +19,10 @@ from django.utils.translation import gettext as _
 
 from portfolio.exceptions import InvalidInput, NotFound, OrganisationError
 from portfolio.models import (
+    Address,
     Agency,
     ApiToken,
+    Client,
     Credit,
     ExternalAgency,
     Officer,
@@ -31,6 +33,7 @@ from portfolio.models import (
     Subzone,
     Zone,
 )
+from portfolio.selectors import quadrant_at
 from portfolio.snapshot import SnapshotResult, import_snapshot_file
 
 # The apps whose models the gerente edits in the admin (the risk manager's fallback editor).
@@ -460,3 +463,51 @@ def token_revoke(*, token: ApiToken, by: AbstractBaseUser | None = None) -> bool
         token._history_user = by
     token.save(update_fields=["revoked_at"])
     return True
+
+
+# --- Contact data from the field -------------------------------------------------------
+
+
+@transaction.atomic
+def client_contact_update(
+    *,
+    client: Client,
+    phone: str = "",
+    address_text: str = "",
+    address_kind: str = Address.Kind.HOME,
+    lat: float | None = None,
+    lon: float | None = None,
+    by: AbstractBaseUser | None = None,
+) -> list[str]:
+    """A new phone or address given in the field (DOMAIN.md 5). The phone replaces
+    the client's; the address replaces that kind's, placed at the officer's GPS point
+    (standing at the door) in the quadrant containing it. Audited on the client.
+    Returns what changed."""
+    changed = []
+    phone = phone.strip()
+    if phone and phone != client.phone:
+        client.phone = phone
+        if by is not None:
+            client._history_user = by
+        client._change_reason = "field"
+        client.save(update_fields=["phone"])
+        changed.append("phone")
+    address_text = address_text.strip()
+    if address_text:
+        if address_kind not in Address.Kind.values:
+            raise InvalidInput(_("unknown address kind"), "address_kind")
+        quadrant = quadrant_at(lat=lat, lon=lon) if lat is not None and lon is not None else None
+        Address.objects.update_or_create(
+            client=client,
+            guarantor=None,
+            kind=address_kind,
+            defaults={
+                "text": address_text[:300],
+                "lat": lat,
+                "lon": lon,
+                "quadrant": quadrant,
+                "subzone": quadrant.subzone if quadrant else None,
+            },
+        )
+        changed.append("address")
+    return changed

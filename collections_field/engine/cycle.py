@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from collections_field.engine import sql
 from collections_field.engine.assignment import assign_cases
+from collections_field.engine.collection_address import follow_payments
 from collections_field.engine.events import ALL_CLIENTS, Scope, derive_events
 from collections_field.engine.transitions import apply_transitions
 from collections_field.exceptions import CycleError
@@ -45,7 +46,11 @@ def _events(ctx: CycleContext, scope: Scope) -> dict[str, int]:
 
 
 def _transitions(ctx: CycleContext, scope: Scope) -> dict[str, int]:
-    return apply_transitions(business_date=ctx.business_date, version=ctx.version, scope=scope)
+    counts = apply_transitions(business_date=ctx.business_date, version=ctx.version, scope=scope)
+    counts["collection_address"] = follow_payments(
+        business_date=ctx.business_date, version=ctx.version, scope=scope
+    )
+    return counts
 
 
 def _assignment(ctx: CycleContext, scope: Scope) -> dict[str, int]:

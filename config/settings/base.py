@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "leaflet",
     "simple_history",
     "axes",
     "csp",
@@ -117,6 +118,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portfolio.context_processors.navigation",
             ],
         },
     },
@@ -255,4 +257,10 @@ SEMAFORO = {
     "IMPORT_ERROR_LIMIT": 50,
     # Requests per token (or person) per minute, across every web process.
     "API_RATE": env("SEMAFORO_API_RATE", "1200/min"),
+    # A tile server for the maps ({z}/{x}/{y}), e.g. the lender's own; empty: the
+    # maps draw stops and addresses on a plain background (no external request).
+    "MAP_TILES_URL": env("SEMAFORO_MAP_TILES_URL", "") or "",
 }
+if SEMAFORO["MAP_TILES_URL"]:
+    _tiles = urlsplit(SEMAFORO["MAP_TILES_URL"].replace("{s}", "a"))
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_tiles.scheme}://{_tiles.netloc}")

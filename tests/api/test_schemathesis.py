@@ -28,6 +28,4 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_the_api_honours_its_schema(case, bearer):
-    case.call_and_validate(
-        headers=bearer, checks=[not_a_server_error, response_schema_conformance]
-    )
+    case.call_and_validate(headers=bearer, checks=[not_a_server_error, response_schema_conformance])

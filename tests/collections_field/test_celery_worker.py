@@ -26,6 +26,9 @@ def worker(live_database_url):
     """A worker process on the test database; killed after the test."""
     if not settings.REDIS_URL:
         pytest.skip("needs REDIS_URL")
+    from config.celery import app
+
+    app.control.purge()  # tasks queued by earlier tests (e.g. async cycles) are not ours
     env = {
         **os.environ,
         "DATABASE_URL": live_database_url,
@@ -38,8 +41,6 @@ def worker(live_database_url):
         env=env,
         start_new_session=True,
     )  # fmt: skip
-    from config.celery import app
-
     deadline = time.monotonic() + 60
     while not app.control.ping(timeout=1):
         assert process.poll() is None, "the worker died on start-up"

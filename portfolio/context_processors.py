@@ -1,0 +1,9 @@
+"""What the top bar may offer the signed-in person (decided here, not in templates)."""
+
+from portfolio.models import Role
+from portfolio.selectors import role_of
+
+
+def navigation(request) -> dict:
+    role = role_of(request.user) if hasattr(request, "user") else None
+    return {"nav_can_audit": role == Role.GERENTE}

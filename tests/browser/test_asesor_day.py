@@ -1,0 +1,99 @@
+"""The asesor's morning in real Chromium (Debian's, driven by Playwright): sign in,
+see the list with its lights, register a promise at the door with the phone's GPS,
+and see the client's light turn green. A phone-size screenshot of the list is left
+in tests/artifacts/ (not committed)."""
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from portfolio.services import organisation_load
+from strategy.services import strategy_load_default
+from tests.collections_field.replay import Replay, overdue_row
+from tests.support import ORGANISATION, person
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(settings.BASE_DIR) / "tests" / "artifacts"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="needs Debian's chromium (scripts/system-packages.sh)"
+    ),
+]
+
+
+@pytest.fixture
+def todays_list(transactional_db, tmp_path, monkeypatch):
+    """Rosa's list for today (Lima), whatever weekday the suite runs on."""
+    import collections_field.engine.selection as selection
+
+    monkeypatch.setattr(selection, "is_collection_day", lambda day: True)
+    organisation_load(document=ORGANISATION)
+    strategy_load_default()
+    today: date = timezone.localdate()
+    replay = Replay(tmp_path, first_day=today)
+    replay.snapshot(1, [overdue_row("C1", "CR1", 12), overdue_row("C9", "CR9", 25)])
+    replay.cycle(1)
+    rosa = person("rquispe")
+    rosa.set_password("clave-de-prueba-2026")
+    rosa.save()
+    return replay
+
+
+@pytest.fixture
+def page(live_server):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes around it are still plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844},  # a phone
+            locale="es-PE",
+            timezone_id="America/Lima",
+            geolocation={"latitude": -11.94012, "longitude": -77.06102},  # at C1's door
+            permissions=["geolocation"],
+        )
+        yield context.new_page()
+        context.close()
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_an_asesor_registers_a_promise_and_the_light_turns_green(todays_list, page, live_server):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "rquispe")
+    page.fill("#id_password", "clave-de-prueba-2026")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/today/")
+
+    rows = page.locator("ol.worklist > li")
+    assert rows.count() == 2
+    first = page.locator("ol.worklist > li[data-client=C1]")
+    assert "light-green" not in first.get_attribute("class")
+    assert page.locator("#stops-map .stop-icon").count() == 2  # the map drew both stops
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "asesor-list-phone.png"), full_page=True)
+
+    first.locator("h3 a").click()
+    page.wait_for_url(f"{live_server.url}/cases/C1/")
+    page.select_option("select[name=result_code]", "10")
+    assert page.locator(".field-promise_date").is_visible()
+    page.fill("input[name=promise_date]", "2099-12-31")
+    page.fill("input[name=promise_amount]", "150.00")
+    page.wait_for_selector(".gps.ok")  # the phone's position is in the form
+    page.click("form.result-form button[type=submit]")
+    page.wait_for_selector("p.notice")
+
+    page.goto(f"{live_server.url}/today/")
+    light = page.locator("ol.worklist > li[data-client=C1]").get_attribute("class")
+    assert "light-green" in light
+    page.screenshot(path=str(ARTIFACTS / "asesor-list-after-visit.png"), full_page=True)
