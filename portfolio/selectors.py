@@ -1,7 +1,7 @@
 """Reads of the portfolio, always through the reader's scope (who may see what)."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from functools import lru_cache
 
@@ -82,6 +82,10 @@ def officers_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Offi
     if role == Role.AGENCIA_EXTERNA:  # as its clients: everything of its agency
         return officers.filter(external_agency_id=member.external_agency_id)
     return officers.none()
+
+
+# Ley 29571 art. 62: no collection visits or calls 20:00-07:00 (Lima), weekends, holidays.
+COLLECTION_FROM, COLLECTION_TO = time(7, 0), time(20, 0)
 
 
 @lru_cache(maxsize=64)
