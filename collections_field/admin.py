@@ -38,3 +38,28 @@ class FieldResultAdmin(admin.ModelAdmin):
     search_fields = ["client__code", "uuid"]
     raw_id_fields = ["client", "officer", "registered_by"]
     show_full_result_count = False
+
+
+@admin.register(models.Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "date_from", "date_to", "team", "agency", "by_list"]
+    list_filter = ["team", "agency"]
+    search_fields = ["code", "name"]
+    raw_id_fields = ["created_by"]
+
+
+@admin.register(models.WorklistEntry)
+class WorklistEntryAdmin(admin.ModelAdmin):
+    """Read-only: the selection step writes the lists."""
+
+    list_display = ["business_date", "officer", "position", "client", "reason", "tramo"]
+    list_filter = ["business_date", "reason"]
+    search_fields = ["client__code", "officer__code"]
+    raw_id_fields = ["officer", "case", "client", "quadrant", "campaign"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -9,9 +9,21 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_field.models import Case, CaseStatus, FieldResult
-from collections_field.selectors import case_detail, case_list, cycle_status, results_visible_to
-from collections_field.services import case_override, cycle_run, result_register_for
+from collections_field.models import Case, CaseStatus, FieldResult, WorklistEntry
+from collections_field.selectors import (
+    campaign_report,
+    case_detail,
+    case_list,
+    cycle_status,
+    results_visible_to,
+    worklist_for,
+)
+from collections_field.services import (
+    campaign_create,
+    case_override,
+    cycle_run,
+    result_register_for,
+)
 from collections_field.tasks import run_cycle_task
 from portfolio.apis import CORE_BANKING_ROLES, require_role
 from portfolio.exceptions import InvalidInput
@@ -312,3 +324,127 @@ class CaseOverrideApi(APIView):
         body.is_valid(raise_exception=True)
         case_override(user=request.user, client_code=client_code, **body.validated_data)
         return Response(case_detail(user=request.user, client_code=client_code))
+
+
+class WorklistQuery(serializers.Serializer):
+    officer = serializers.CharField(max_length=20)
+    date = serializers.DateField()
+
+
+class WorklistRowSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    client_code = serializers.CharField()
+    client_name = serializers.CharField()
+    reason = serializers.ChoiceField(WorklistEntry.Reason.values)
+    campaign_code = serializers.CharField(allow_null=True)
+    action_code = serializers.CharField()
+    where = serializers.CharField(allow_blank=True)
+    whom = serializers.CharField(allow_blank=True)
+    instrument = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(allow_blank=True)
+    tramo = serializers.IntegerField()
+    quadrant_code = serializers.CharField(allow_null=True)
+    amount = serializers.DecimalField(max_digits=16, decimal_places=2)
+    days_past_due = serializers.IntegerField()
+    phones = serializers.ListField(child=serializers.CharField())
+    address_text = serializers.CharField(allow_null=True, allow_blank=True)
+    lat = serializers.FloatField(allow_null=True)
+    lon = serializers.FloatField(allow_null=True)
+    light = serializers.ChoiceField(["green", "amber", "red"])
+
+
+class WorklistApi(APIView):
+    required_scope = "cases:read"
+
+    @extend_schema(
+        parameters=[WorklistQuery],
+        responses={200: WorklistRowSerializer(many=True)},
+        description="An officer's ordered daily list (DOMAIN.md 4 step 6): campaign, "
+        "broken promises, promises due of clients without a phone, then by quadrant. "
+        "Empty on a day without collection visits. An officer outside the caller's "
+        "scope is a 404.",
+    )
+    def get(self, request):
+        query = WorklistQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = worklist_for(
+            user=request.user,
+            officer_code=query.validated_data["officer"],
+            business_date=query.validated_data["date"],
+        )
+        return Response(WorklistRowSerializer(rows, many=True).data)
+
+
+class SegmentSerializer(serializers.Serializer):
+    agency = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    tramo = serializers.IntegerField(min_value=1, max_value=32767, required=False, allow_null=True)
+    classification = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    min_amount = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    max_amount = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    min_dpd = serializers.IntegerField(
+        min_value=0, max_value=2_000_000_000, required=False, allow_null=True
+    )
+    max_dpd = serializers.IntegerField(
+        min_value=0, max_value=2_000_000_000, required=False, allow_null=True
+    )
+
+
+class CampaignSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=30)
+    name = serializers.CharField(max_length=200)
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    client_codes = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, max_length=200_000
+    )
+    segment = SegmentSerializer(required=False)
+    team = serializers.CharField(max_length=20, default="internal")
+
+
+class CampaignOutSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    team = serializers.CharField()
+    agency_code = serializers.CharField(allow_null=True)
+    by_list = serializers.BooleanField()
+    clients_targeted = serializers.IntegerField()
+    clients_listed = serializers.IntegerField()
+    clients_visited = serializers.IntegerField()
+    clients_promised = serializers.IntegerField()
+    clients_paid = serializers.IntegerField()
+
+
+class CampaignApi(APIView):
+    required_scope = "campaigns:write"
+
+    @extend_schema(
+        request=CampaignSerializer,
+        responses={201: CampaignOutSerializer},
+        description="A campaign (operativo): either `client_codes` or a `segment`; `team` is "
+        "`internal` or an external agency code. A jefe de agencia within its own agency, "
+        "or the gerente.",
+    )
+    def post(self, request):
+        body = CampaignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        campaign = campaign_create(user=request.user, **body.validated_data)
+        report = campaign_report(user=request.user, code=campaign.code)
+        return Response(CampaignOutSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(APIView):
+    required_scope = ("campaigns:write", "cases:read")
+
+    @extend_schema(
+        responses={200: CampaignOutSerializer},
+        description="A campaign's figures: clients targeted, listed, visited, with a "
+        "promise, and paid since it started, within the caller's scope.",
+    )
+    def get(self, request, code: str):
+        return Response(CampaignOutSerializer(campaign_report(user=request.user, code=code)).data)

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from portfolio.models import Address, Client, ExternalAgency, Officer
+from portfolio.models import Address, Agency, Client, ExternalAgency, Officer, Quadrant
 
 
 class CaseStatus(models.TextChoices):
@@ -250,3 +250,127 @@ class CycleStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run.business_date} {self.name}"
+
+
+class Campaign(models.Model):
+    """Operativo (thesis 5.2.9 a, 5.2.10): selected clients lead their officers'
+    lists on the campaign's days. The targets are an uploaded client list
+    (`by_list`) or a segment (every field optional; empty means any)."""
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    # Null: the internal team (the lender's asesores); else only that agency's officers.
+    team = models.ForeignKey(
+        ExternalAgency,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("external agency team"),
+    )
+    # The jefe de agencia's own agency; null for a company-wide (gerente's) campaign.
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="campaigns"
+    )
+    by_list = models.BooleanField(_("uploaded client list"), default=False)
+    segment_agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tramo = models.PositiveSmallIntegerField(_("tramo"), null=True, blank=True)
+    classification = models.CharField(_("classification"), max_length=10, blank=True)
+    min_amount = models.DecimalField(
+        _("minimum overdue amount"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    max_amount = models.DecimalField(
+        _("maximum overdue amount"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
+    min_dpd = models.PositiveIntegerField(_("minimum days past due"), null=True, blank=True)
+    max_dpd = models.PositiveIntegerField(_("maximum days past due"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-date_from", "code"]
+        indexes = [models.Index(fields=["date_from", "date_to"], name="campaign_dates")]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class CampaignClient(models.Model):
+    """A client targeted by a campaign: from the uploaded list, or recorded by the
+    selection step the first day it matched the campaign's segment (for the report)."""
+
+    class Source(models.TextChoices):
+        LIST = "list", _("Uploaded list")
+        SEGMENT = "segment", _("Segment")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="clients")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LIST)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "client"], name="campaign_client_unique")
+        ]
+        verbose_name = _("campaign client")
+        verbose_name_plural = _("campaign clients")
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.client_id}"
+
+
+class WorklistEntry(models.Model):
+    """One line of an officer's daily list (hoja de ruta, thesis 5.2.9), written by
+    the selection step for its business date (delete-then-insert: re-runs are safe)."""
+
+    class Reason(models.TextChoices):
+        CAMPAIGN = "campaign", _("Campaign")
+        BROKEN_PROMISE = "broken_promise", _("Broken promise")
+        PROMISE_DUE = "promise_due", _("Promise due today")
+        QUADRANT = "quadrant", _("Quadrant")
+
+    # A night writes one row per listed client: only the unique (date, officer,
+    # position) and the campaign are indexed (pages read a list, reports a campaign).
+    business_date = models.DateField(_("business date"))
+    officer = models.ForeignKey(
+        Officer, on_delete=models.CASCADE, related_name="worklist", db_index=False
+    )
+    position = models.PositiveIntegerField(_("position"))
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="worklist", db_index=False
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    # The suggested action the case had when the list was made.
+    action_code = models.CharField(_("suggested action"), max_length=10)
+    management_type = models.CharField(_("management type"), max_length=10)
+    tramo = models.PositiveSmallIntegerField(_("tramo"))
+    quadrant = models.ForeignKey(
+        Quadrant, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    amount = models.DecimalField(_("overdue amount (PEN)"), max_digits=16, decimal_places=2)
+    days_past_due = models.PositiveIntegerField(_("days past due"))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="entries"
+    )
+
+    class Meta:
+        ordering = ["business_date", "officer", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_date", "officer", "position"], name="worklist_position_unique"
+            )
+        ]
+        verbose_name = _("worklist entry")
+        verbose_name_plural = _("worklist entries")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.officer_id} #{self.position}"

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from collections_field.engine.sql import LIMA, start_of
 from collections_field.exceptions import NotFound
-from collections_field.models import Case, CycleRun, FieldResult
-from portfolio.selectors import clients_visible_to
+from collections_field.models import (
+    Campaign,
+    CampaignClient,
+    Case,
+    CycleRun,
+    FieldResult,
+    WorklistEntry,
+)
+from portfolio.models import Client, Payment, Role
+from portfolio.selectors import (
+    COLLECTION_TO,
+    clients_visible_to,
+    is_collection_day,
+    officers_visible_to,
+    role_of,
+)
+from strategy.models import SuggestedAction
+from strategy.selectors import active_strategy
 
 
 def cases_visible_to(user: AbstractBaseUser) -> QuerySet[Case]:
@@ -170,6 +191,196 @@ def case_list(
     if status:
         cases = cases.filter(status=status)
     return cases
+
+
+# --- Daily lists (hoja de ruta) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One client of an officer's day, with what to do there and how it is going."""
+
+    position: int
+    client_code: str
+    client_name: str
+    reason: str
+    campaign_code: str | None
+    action_code: str
+    where: str
+    whom: str
+    instrument: str
+    message: str
+    tramo: int
+    quadrant_code: str | None
+    amount: Decimal
+    days_past_due: int
+    phones: tuple[str, ...]
+    address_text: str | None
+    lat: float | None
+    lon: float | None
+    light: str
+
+
+def worklist_for(*, user: AbstractBaseUser, officer_code: str, business_date: date) -> list:
+    """An officer's list for a date, in order, if the user may see that officer (else
+    the same 404 as for an unknown one). A fixed number of queries for any length.
+
+    light: green once a visit or call result for the client is registered at or
+    after the start of the date (Lima); red when not done and the day is over (a
+    past date, or today after the allowed hours); amber otherwise.
+    """
+    officer = officers_visible_to(user).filter(code=officer_code).first()
+    if officer is None:
+        raise NotFound(_("officer %(code)s not found") % {"code": officer_code})
+    if not is_collection_day(business_date):
+        return []
+    done = FieldResult.objects.filter(
+        client_id=OuterRef("client_id"),
+        channel__in=(FieldResult.ChannelKind.VISIT, FieldResult.ChannelKind.CALL),
+        occurred_at__gte=start_of(business_date),
+    )
+    entries = list(
+        WorklistEntry.objects.filter(business_date=business_date, officer=officer)
+        .select_related("client", "quadrant", "campaign", "case__collection_address")
+        .annotate(done=Exists(done))
+        .order_by("position")
+    )
+    if not entries:
+        return []
+    actions = {
+        (a.type, a.code): a
+        for a in SuggestedAction.objects.filter(
+            version=active_strategy(), code__in={e.action_code for e in entries}
+        )
+    }
+    now = timezone.now().astimezone(LIMA)
+    over = business_date < now.date() or (
+        business_date == now.date() and now.time() >= COLLECTION_TO
+    )
+    rows = []
+    for e in entries:
+        action = actions.get((e.management_type, e.action_code))
+        address = e.case.collection_address
+        rows.append(
+            WorklistRow(
+                position=e.position,
+                client_code=e.client.code,
+                client_name=e.client.name,
+                reason=e.reason,
+                campaign_code=e.campaign.code if e.campaign else None,
+                action_code=e.action_code,
+                where=action.where if action else "",
+                whom=action.whom if action else "",
+                instrument=action.instrument if action else "",
+                message=action.message if action else "",
+                tramo=e.tramo,
+                quadrant_code=e.quadrant.code if e.quadrant else None,
+                amount=e.amount,
+                days_past_due=e.days_past_due,
+                phones=(e.client.phone,) if e.client.phone else (),
+                address_text=address.text if address else None,
+                lat=address.lat if address else None,
+                lon=address.lon if address else None,
+                light="green" if e.done else "red" if over else "amber",
+            )
+        )
+    return rows
+
+
+# --- Campaigns ----------------------------------------------------------------------
+
+
+def campaigns_visible_to(user: AbstractBaseUser) -> QuerySet[Campaign]:
+    """The jefes see their agency's campaigns (a zone's agencies for the jefe zonal)
+    and the company-wide ones; the gerente and core banking all; nobody else any."""
+    role = role_of(user)
+    campaigns = Campaign.objects.all()
+    if role in (Role.GERENTE, Role.SERVICIO):
+        return campaigns
+    member = getattr(user, "staff_member", None)
+    if role == Role.JEFE_ZONAL:
+        return campaigns.filter(Q(agency__isnull=True) | Q(agency__zone_id=member.zone_id))
+    if role == Role.JEFE_AGENCIA:
+        return campaigns.filter(Q(agency__isnull=True) | Q(agency_id=member.agency_id))
+    return campaigns.none()
+
+
+@dataclass(frozen=True)
+class CampaignReport:
+    """A campaign's figures, counted over the clients the reader may see.
+
+    targeted: clients of its uploaded list, or that matched its segment on one of
+    its days; listed: those put on a list for it; visited: targeted clients with a
+    visit or call result during its days; promised: with a payment promise made
+    during its days; paid: with a payment of core banking from its first day on.
+    """
+
+    code: str
+    name: str
+    date_from: date
+    date_to: date
+    team: str
+    agency_code: str | None
+    by_list: bool
+    clients_targeted: int
+    clients_listed: int
+    clients_visited: int
+    clients_promised: int
+    clients_paid: int
+
+
+def campaign_report(*, user: AbstractBaseUser, code: str) -> CampaignReport:
+    campaign = campaigns_visible_to(user).select_related("team", "agency").filter(code=code).first()
+    if campaign is None:
+        raise NotFound(_("campaign %(code)s not found") % {"code": code})
+    start = start_of(campaign.date_from)
+    end = start_of(min(campaign.date_to, date.max - timedelta(days=1)) + timedelta(days=1))
+    targeted = CampaignClient.objects.filter(
+        campaign=campaign, client__in=clients_visible_to(user)
+    ).values("client_id")
+    contacts = FieldResult.objects.filter(
+        client_id=OuterRef("pk"), occurred_at__gte=start, occurred_at__lt=end
+    )
+    figures = Client.objects.filter(pk__in=targeted).aggregate(
+        targeted=Count("pk"),
+        listed=Count(
+            "pk",
+            filter=Exists(
+                WorklistEntry.objects.filter(
+                    campaign=campaign, reason="campaign", client_id=OuterRef("pk")
+                )
+            ),
+        ),
+        visited=Count(
+            "pk",
+            filter=Exists(
+                contacts.filter(
+                    channel__in=(FieldResult.ChannelKind.VISIT, FieldResult.ChannelKind.CALL)
+                )
+            ),
+        ),
+        promised=Count("pk", filter=Exists(contacts.filter(promise_date__isnull=False))),
+        paid=Count(
+            "pk",
+            filter=Exists(
+                Payment.objects.filter(credit__client_id=OuterRef("pk"), paid_at__gte=start)
+            ),
+        ),
+    )
+    return CampaignReport(
+        code=campaign.code,
+        name=campaign.name,
+        date_from=campaign.date_from,
+        date_to=campaign.date_to,
+        team=campaign.team.code if campaign.team else "internal",
+        agency_code=campaign.agency.code if campaign.agency else None,
+        by_list=campaign.by_list,
+        clients_targeted=figures["targeted"],
+        clients_listed=figures["listed"],
+        clients_visited=figures["visited"],
+        clients_promised=figures["promised"],
+        clients_paid=figures["paid"],
+    )
 
 
 def _credits_of(client_id: int) -> list[dict[str, Any]]:

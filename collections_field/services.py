@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid as uuid_lib
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,17 +22,26 @@ from django.utils.translation import gettext as _
 from collections_field.engine.cycle import cycle_run
 from collections_field.engine.sql import LIMA
 from collections_field.exceptions import InvalidInput, NotFound, PermissionDenied
-from collections_field.models import Case, CaseHistory, FieldResult
-from portfolio.models import Address, Client, Officer, Role
-from portfolio.selectors import clients_visible_to, role_of
+from collections_field.models import Campaign, CampaignClient, Case, CaseHistory, FieldResult
+from portfolio.models import Address, Agency, Client, ExternalAgency, Officer, Role
+from portfolio.selectors import (
+    COLLECTION_FROM,
+    COLLECTION_TO,
+    clients_visible_to,
+    is_collection_day,
+    role_of,
+)
 from portfolio.services import client_contact_update
-from strategy.models import ResultCode, SuggestedAction
+from strategy.models import Classification, ResultCode, SuggestedAction, Tramo
 from strategy.selectors import active_strategy
 
-__all__ = ["case_override", "cycle_run", "result_register", "result_register_for"]
-
-# Ley 29571 art. 62: no collection visits or calls 20:00-07:00, weekends, holidays.
-ALLOWED_FROM, ALLOWED_TO = time(7, 0), time(20, 0)
+__all__ = [
+    "campaign_create",
+    "case_override",
+    "cycle_run",
+    "result_register",
+    "result_register_for",
+]
 
 
 @dataclass(frozen=True)
@@ -160,13 +169,16 @@ def _verify(
     client, occurred_at, channel, lat, lon, address_kind
 ) -> tuple[bool, list[str], Address | None]:
     """A visit counts as done at an address only within the radius (Kobra); a contact
-    outside the allowed hours is kept but flagged for the jefe de agencia."""
+    outside the allowed hours (`off_hours`) or on a day without collection visits
+    (`off_day`: weekend, national holiday, lender's non-working day) is kept but
+    flagged for the jefe de agencia. Inbound contacts are the client's own doing."""
     flags = []
     local = occurred_at.astimezone(LIMA)
-    if channel != FieldResult.ChannelKind.INBOUND and (
-        local.weekday() >= 5 or not ALLOWED_FROM <= local.time() < ALLOWED_TO
-    ):
-        flags.append("off_hours")
+    if channel != FieldResult.ChannelKind.INBOUND:
+        if not COLLECTION_FROM <= local.time() < COLLECTION_TO:
+            flags.append("off_hours")
+        if not is_collection_day(local.date()):
+            flags.append("off_day")
     if channel != FieldResult.ChannelKind.VISIT:
         return True, flags, None
     address = _visited_address(client, address_kind)
@@ -263,3 +275,147 @@ def case_override(*, user: AbstractBaseUser, client_code: str, to_code: str, rea
     case._change_reason = reason.strip()
     case.save(update_fields=["action_code", "classification", "tramo", "visits_in_tramo"])
     return case
+
+
+# --- Campaigns (operativos, thesis 5.2.9 a, 5.2.10) ---------------------------------
+
+CAMPAIGN_ROLES = (Role.JEFE_AGENCIA, Role.GERENTE)
+SEGMENT_FIELDS = ("agency", "tramo", "classification", "min_amount", "max_amount",
+                  "min_dpd", "max_dpd")  # fmt: skip
+MAX_CAMPAIGN_DAYS = 366
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    user: AbstractBaseUser,
+    code: str,
+    name: str,
+    date_from: date,
+    date_to: date,
+    client_codes: list[str] | None = None,
+    segment: dict | None = None,
+    team: str = "internal",
+) -> Campaign:
+    """An operativo: its clients lead their officers' lists on its days. A jefe de
+    agencia campaigns within its own agency only; the gerente anywhere (company-wide
+    when no agency is named). Targets are either an uploaded client-code list or a
+    segment (every field optional)."""
+    role = role_of(user)
+    if role not in CAMPAIGN_ROLES:
+        raise PermissionDenied(_("only a jefe de agencia or the gerente may create campaigns"))
+    own_agency = None
+    if role == Role.JEFE_AGENCIA:
+        own_agency = user.staff_member.agency
+        if own_agency is None:
+            raise PermissionDenied(_("your user is not linked to an agency"))
+    code, name = (code or "").strip(), (name or "").strip()
+    if not code:
+        raise InvalidInput(_("a campaign needs a code"), "code")
+    if Campaign.objects.filter(code=code).exists():
+        raise InvalidInput(_("campaign %(code)s already exists") % {"code": code}, "code")
+    if not name:
+        raise InvalidInput(_("a campaign needs a name"), "name")
+    if date_to < date_from:
+        raise InvalidInput(_("the campaign ends before it starts"), "date_to")
+    if (date_to - date_from).days >= MAX_CAMPAIGN_DAYS:
+        raise InvalidInput(_("a campaign lasts at most a year"), "date_to")
+    segment = {k: v for k, v in (segment or {}).items() if v not in (None, "")}
+    unknown_keys = sorted(set(segment) - set(SEGMENT_FIELDS))
+    if unknown_keys:
+        raise InvalidInput(
+            _("unknown segment field %(field)s") % {"field": unknown_keys[0]}, "segment"
+        )
+    if client_codes is not None and segment:
+        raise InvalidInput(_("give either client_codes or segment, not both"), "segment")
+    campaign = Campaign(
+        code=code,
+        name=name,
+        date_from=date_from,
+        date_to=date_to,
+        team=_campaign_team(team),
+        agency=own_agency,
+        by_list=client_codes is not None,
+        created_by=user,
+    )
+    _campaign_segment(campaign, segment, own_agency)
+    clients = _campaign_clients(user, client_codes) if client_codes is not None else []
+    campaign._history_user = user
+    try:
+        with transaction.atomic():
+            campaign.save()
+    except IntegrityError as exc:  # the same code raced in
+        raise InvalidInput(_("campaign %(code)s already exists") % {"code": code}, "code") from exc
+    CampaignClient.objects.bulk_create(
+        [CampaignClient(campaign=campaign, client_id=pk) for pk in clients], batch_size=5000
+    )
+    return campaign
+
+
+def _campaign_team(team: str) -> ExternalAgency | None:
+    """`internal` (the lender's asesores) or an external agency's code."""
+    team = (team or "internal").strip()
+    if team == "internal":
+        return None
+    agency = ExternalAgency.objects.filter(code=team).first()
+    if agency is None:
+        raise InvalidInput(
+            _("team must be internal or an external agency code; %(code)s is neither")
+            % {"code": team},
+            "team",
+        )
+    return agency
+
+
+def _campaign_segment(campaign: Campaign, segment: dict, own_agency: Agency | None) -> None:
+    if "agency" in segment:
+        agency = Agency.objects.filter(code=segment["agency"]).first()
+        if agency is None:
+            raise InvalidInput(
+                _("agency %(code)s does not exist") % {"code": segment["agency"]}, "segment.agency"
+            )
+        if own_agency is not None and agency != own_agency:
+            raise PermissionDenied(_("a jefe de agencia campaigns within its own agency only"))
+        campaign.segment_agency = agency
+    version = active_strategy()
+    if "tramo" in segment:
+        if not Tramo.objects.filter(version=version, number=segment["tramo"]).exists():
+            raise InvalidInput(
+                _("tramo %(n)s does not exist in the strategy") % {"n": segment["tramo"]},
+                "segment.tramo",
+            )
+        campaign.tramo = segment["tramo"]
+    if "classification" in segment:
+        if not Classification.objects.filter(
+            version=version, code=segment["classification"]
+        ).exists():
+            raise InvalidInput(
+                _("classification %(code)s does not exist in the strategy")
+                % {"code": segment["classification"]},
+                "segment.classification",
+            )
+        campaign.classification = segment["classification"]
+    for low, high in (("min_amount", "max_amount"), ("min_dpd", "max_dpd")):
+        for key in (low, high):
+            if key in segment and segment[key] < 0:
+                raise InvalidInput(_("must not be negative"), f"segment.{key}")
+            setattr(campaign, key, segment.get(key))
+        if low in segment and high in segment and segment[high] < segment[low]:
+            raise InvalidInput(
+                _("%(high)s is below %(low)s") % {"high": high, "low": low}, f"segment.{high}"
+            )
+
+
+def _campaign_clients(user: AbstractBaseUser, codes: list[str]) -> list[int]:
+    """The listed clients' ids; a code the user cannot see is refused as unknown."""
+    wanted = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
+    if not wanted:
+        raise InvalidInput(_("the client list is empty"), "client_codes")
+    found = dict(clients_visible_to(user).filter(code__in=wanted).values_list("code", "pk"))
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise InvalidInput(
+            _("unknown client code(s): %(codes)s") % {"codes": ", ".join(missing[:5])},
+            "client_codes",
+        )
+    return [found[c] for c in wanted]

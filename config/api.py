@@ -23,6 +23,9 @@ urlpatterns = [
     ),
     path("cycles/", field_apis.CycleApi.as_view(), name="api-cycles"),
     path("cycles/<str:business_date>/", field_apis.CycleDetailApi.as_view(), name="api-cycle"),
+    path("worklists/", field_apis.WorklistApi.as_view(), name="api-worklists"),
+    path("campaigns/", field_apis.CampaignApi.as_view(), name="api-campaigns"),
+    path("campaigns/<str:code>/", field_apis.CampaignDetailApi.as_view(), name="api-campaign"),
 ]
 
 

@@ -185,3 +185,13 @@ class ApiTokenAdmin(admin.ModelAdmin):
         self.message_user(
             request, _("%(n)d token(s) revoked.") % {"n": revoked}, level=messages.SUCCESS
         )
+
+
+@admin.register(models.NonWorkingDay)
+class NonWorkingDayAdmin(admin.ModelAdmin):
+    """The lender's own días no laborables, on top of the national holidays: no
+    collection lists, visits or calls on them (the gerente keeps this calendar)."""
+
+    list_display = ["date", "name"]
+    date_hierarchy = "date"
+    search_fields = ["name"]

@@ -398,6 +398,23 @@ class SnapshotImport(models.Model):
         return f"{self.business_date} ({self.rows})"
 
 
+class NonWorkingDay(models.Model):
+    """Día no laborable: a lender-defined day without collection visits or calls
+    (decreed non-working days, regional holidays), on top of the national holidays."""
+
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("non-working day")
+        verbose_name_plural = _("non-working days")
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
 class ApiToken(models.Model):
     """A bearer token for a service account or a person; only its hash is stored."""
 

@@ -2,13 +2,24 @@
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
+from functools import lru_cache
 
+import holidays
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet, Sum
 
-from portfolio.models import Agency, Client, CreditPosition, Quadrant, Role, SnapshotImport
+from portfolio.models import (
+    Agency,
+    Client,
+    CreditPosition,
+    NonWorkingDay,
+    Officer,
+    Quadrant,
+    Role,
+    SnapshotImport,
+)
 from portfolio.snapshot import METRES_PER_DEGREE
 
 
@@ -54,6 +65,43 @@ def clients_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Clien
     if role == Role.AGENCIA_EXTERNA:
         return clients.filter(case__external_agency_id=member.external_agency_id)
     return clients.none()
+
+
+def officers_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Officer]:
+    """Whose daily lists the user may read: an asesor only its own, an external
+    agency's user its agency's officers, the jefes their agency or zone, the gerente all."""
+    role = role_of(user)
+    officers = Officer.objects.all()
+    if role in (Role.GERENTE, Role.SERVICIO):
+        return officers
+    member = getattr(user, "staff_member", None)
+    if role == Role.JEFE_ZONAL:
+        return officers.filter(agency__zone_id=member.zone_id)
+    if role == Role.JEFE_AGENCIA:
+        return officers.filter(agency_id=member.agency_id)
+    if role == Role.ASESOR:
+        officer = getattr(user, "officer", None)
+        return officers.filter(pk=officer.pk) if officer else officers.none()
+    if role == Role.AGENCIA_EXTERNA:  # as its clients: everything of its agency
+        return officers.filter(external_agency_id=member.external_agency_id)
+    return officers.none()
+
+
+# Ley 29571 art. 62: no collection visits or calls 20:00-07:00 (Lima), weekends, holidays.
+COLLECTION_FROM, COLLECTION_TO = time(7, 0), time(20, 0)
+
+
+@lru_cache(maxsize=64)
+def _national_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays("PE", years=year)
+
+
+def is_collection_day(day: date) -> bool:
+    """May collectors visit or call on this day (Ley 29571 art. 62)? Monday to Friday,
+    except Peru's national holidays and the lender's own non-working days."""
+    if day.weekday() >= 5 or day in _national_holidays(day.year):
+        return False
+    return not NonWorkingDay.objects.filter(date=day).exists()
 
 
 def latest_business_date() -> date | None:
@@ -115,22 +163,3 @@ def quadrant_at(*, lat: float, lon: float) -> Quadrant | None:
         if north_south <= half and east_west <= half:
             return quadrant
     return None
-
-
-def officers_visible_to(user: AbstractBaseUser | AnonymousUser):
-    """The officers whose lists the user may open: own (asesor, external agency user),
-    the agency's, the zone's, or all."""
-    from portfolio.models import Officer
-
-    role = role_of(user)
-    officers = Officer.objects.filter(active=True)
-    if role in (Role.GERENTE, Role.SERVICIO):
-        return officers
-    member = getattr(user, "staff_member", None)
-    if role == Role.JEFE_ZONAL:
-        return officers.filter(agency__zone_id=member.zone_id)
-    if role == Role.JEFE_AGENCIA:
-        return officers.filter(agency_id=member.agency_id)
-    if role in (Role.ASESOR, Role.AGENCIA_EXTERNA):
-        return officers.filter(user=user)
-    return officers.none()

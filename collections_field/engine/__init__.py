@@ -1,2 +1,2 @@
 """The nightly engine, one module per step, read in this order:
-events -> transitions -> assignment; `cycle` orchestrates them with the run ledger."""
+events -> transitions -> assignment -> selection; `cycle` orchestrates them with the run ledger."""

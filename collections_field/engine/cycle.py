@@ -20,6 +20,7 @@ from collections_field.engine import sql
 from collections_field.engine.assignment import assign_cases
 from collections_field.engine.collection_address import follow_payments
 from collections_field.engine.events import ALL_CLIENTS, Scope, derive_events
+from collections_field.engine.selection import select_worklists
 from collections_field.engine.transitions import apply_transitions
 from collections_field.exceptions import CycleError
 from collections_field.models import CycleRun, CycleStep
@@ -57,11 +58,16 @@ def _assignment(ctx: CycleContext, scope: Scope) -> dict[str, int]:
     return assign_cases(business_date=ctx.business_date, month_start=ctx.month_start, scope=scope)
 
 
-# Step 1 (ingest) is `import_snapshot`; later issues append plan, selection, lights.
+def _selection(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    return select_worklists(business_date=ctx.business_date, version=ctx.version, scope=scope)
+
+
+# Step 1 (ingest) is `import_snapshot`; later issues insert plan and append lights.
 STEPS: list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]] = [
     ("events", _events),
     ("transitions", _transitions),
     ("assignment", _assignment),
+    ("selection", _selection),
 ]
 STEP_FUNCTIONS = dict(STEPS)
 

@@ -83,6 +83,9 @@ ENDPOINTS = [
     ("get", "/api/v1/cases/C1/", "cases:read"),
     ("post", "/api/v1/cycles/", "cycles:write"),
     ("get", "/api/v1/cycles/2026-11-02/", ("cycles:write", "cases:read")),
+    ("get", "/api/v1/worklists/?officer=AS001&date=2026-11-02", "cases:read"),
+    ("post", "/api/v1/campaigns/", "campaigns:write"),
+    ("get", "/api/v1/campaigns/OP1/", ("campaigns:write", "cases:read")),
 ]
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from collections_field.engine.cycle import cycle_run
-from collections_field.models import Case, CycleRun, CycleStep
+from collections_field.models import Case, CycleRun, CycleStep, WorklistEntry
 from collections_field.tasks import run_cycle_task
 from strategy.services import strategy_load_default
 
@@ -71,5 +71,7 @@ def test_a_cycle_runs_on_a_real_worker(organisation, tmp_path, worker):
     run = cycle_run(business_date=replay.day(2), distributed=True)
     assert run.status == CycleRun.Status.DONE
     names = set(CycleStep.objects.filter(run=run).values_list("name", flat=True))
-    assert {"events", "transitions", "assignment", "events#0", "events#1"} <= names
+    assert {"events", "transitions", "assignment", "selection", "events#0", "events#1"} <= names
+    assert {"selection#0", "selection#1"} <= names  # each chunk numbers its own officers
+    assert WorklistEntry.objects.filter(business_date=replay.day(2)).count() == 2
     assert Case.objects.get(client__code="C1").action_code == "A12"

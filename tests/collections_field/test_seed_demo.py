@@ -20,13 +20,14 @@ def test_seed_demo_prints_a_login_per_role_that_works(client, capsys, settings, 
     roles = {StaffMember.objects.get(user__username=u).role for _label, u, _p in logins}
     assert roles == {r.value for r in Role if r != Role.SERVICIO}
 
-    # The asesor can sign in and sees the home page; a wrong password cannot.
+    # The asesor can sign in and lands on its list, not empty; a wrong password cannot.
     _label, username, password = logins[0]
     login = reverse("login")
     assert client.post(login, {"username": username, "password": "nope"}).status_code == 200
     response = client.post(login, {"username": username, "password": password}, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("home")
+    assert response.redirect_chain[-1][0] == reverse("worklist")
     assert response.context["user"].username == username
+    assert response.context["rows"], "the demo asesor's list is empty"
 
 
 @pytest.mark.django_db

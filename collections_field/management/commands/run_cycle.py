@@ -8,7 +8,7 @@ from portfolio.exceptions import DomainError
 
 
 class Command(BaseCommand):
-    help = "Run the daily cycle (events, transitions, assignment, ...) for a business date."
+    help = "Run the daily cycle (events, transitions, assignment, selection) for a business date."
 
     def add_arguments(self, parser):
         parser.add_argument("--date", required=True, type=date.fromisoformat, help="YYYY-MM-DD")

@@ -1,6 +1,7 @@
 """A realistic demo on the configured database: organisation, default strategy,
 a generated portfolio for today's business date, and one login per role."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from portfolio.models import (
     SnapshotImport,
     StaffMember,
 )
+from portfolio.selectors import is_collection_day
 from portfolio.services import organisation_load, snapshot_import, staff_member_set_role
 from strategy.services import strategy_load_default
 
@@ -32,7 +34,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, credits: int, seed: int, **options):
+        # The demo's business date: today, or on a weekend or holiday the last day
+        # with field work, so the officers' lists are not empty.
         today = timezone.localdate()
+        while not is_collection_day(today):
+            today -= timedelta(days=1)
         workdir = Path(settings.VAR_DIR) / "demo"
         workdir.mkdir(parents=True, exist_ok=True)
         snapshot = workdir / f"snapshot-{today:%Y%m%d}.csv"
