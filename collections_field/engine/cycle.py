@@ -18,7 +18,10 @@ from django.utils.translation import gettext as _
 
 from collections_field.engine import sql
 from collections_field.engine.assignment import assign_cases
+from collections_field.engine.escalation import escalation_counts
 from collections_field.engine.events import ALL_CLIENTS, Scope, derive_events
+from collections_field.engine.lights import compute_lights
+from collections_field.engine.plan import plan_actions
 from collections_field.engine.transitions import apply_transitions
 from collections_field.exceptions import CycleError
 from collections_field.models import CycleRun, CycleStep
@@ -52,13 +55,32 @@ def _assignment(ctx: CycleContext, scope: Scope) -> dict[str, int]:
     return assign_cases(business_date=ctx.business_date, month_start=ctx.month_start, scope=scope)
 
 
-# Step 1 (ingest) is `import_snapshot`; later issues append plan, selection, lights.
+def _plan(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    return plan_actions(
+        business_date=ctx.business_date,
+        version=ctx.version,
+        previous_snapshot=ctx.previous_snapshot,
+        scope=scope,
+    )
+
+
+def _lights(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    counts = compute_lights(business_date=ctx.business_date)
+    counts.update(escalation_counts(business_date=ctx.business_date, version=ctx.version))
+    return counts
+
+
+# Step 1 (ingest) is `import_snapshot`; the selection issue puts its step after plan.
 STEPS: list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]] = [
     ("events", _events),
     ("transitions", _transitions),
     ("assignment", _assignment),
+    ("plan", _plan),
+    ("lights", _lights),
 ]
 STEP_FUNCTIONS = dict(STEPS)
+# Steps that count across agencies (zones, the company) never run in agency chunks.
+WHOLE_STEPS = {"lights"}
 
 Progress = Callable[[str, dict[str, int], float], None]
 
@@ -76,7 +98,7 @@ def cycle_run(
             if run.steps.filter(name=name, status=CycleRun.Status.DONE).exists():
                 continue
             started = time.monotonic()
-            if distributed:
+            if distributed and name not in WHOLE_STEPS:
                 counts = _run_distributed(run, ctx, name, position)
             else:
                 counts = cycle_step_run(run=run, ctx=ctx, name=name, position=position)
