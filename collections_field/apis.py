@@ -343,6 +343,11 @@ class EscalationQuery(serializers.Serializer):
         required=False, help_text="business date; the last finished cycle's when absent"
     )
 
+    def validate_date(self, value):
+        if not 1900 <= value.year <= 2999:
+            raise serializers.ValidationError(_("date out of range"))
+        return value
+
 
 class EscalationSerializer(serializers.Serializer):
     client_code = serializers.CharField()

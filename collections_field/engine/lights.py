@@ -132,6 +132,8 @@ def _keys(action: PlannedAction) -> list[tuple[str, int]]:
 
 
 def _counted(action: PlannedAction, day: date) -> list[tuple[str, int, str]]:
+    if action.planned_on > day:  # planned after that summary was drawn: not in it
+        return []
     bucket = light_bucket(
         status=action.status,
         window_from=action.window_from,
