@@ -4,7 +4,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from collections_field.engine import cycle
-from collections_field.models import Case, CaseHistory, CycleRun, CycleStep
+from collections_field.models import (
+    Case,
+    CaseHistory,
+    CycleRun,
+    CycleStep,
+    LightSummary,
+    PlannedAction,
+)
 from strategy.services import strategy_load_default
 
 from .replay import Replay, overdue_row
@@ -120,7 +127,9 @@ def test_statement_count_does_not_grow_with_the_portfolio(replay, tmp_path):
         CycleStep.objects.filter(run__business_date=replay.day(2)).values_list("name", "statements")
     )
     assert big == small
+    assert {"plan", "lights"} <= set(big)  # the action plans and the semáforo too
     assert Case.objects.count() == 2000
+    assert PlannedAction.objects.count() > 2000 and LightSummary.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
