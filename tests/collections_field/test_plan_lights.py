@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from collections_field.engine.escalation import escalated_actions, escalation_levels, version_on
 from collections_field.models import LightSummary, PlannedAction
+from collections_field.selectors import case_lights
 from collections_field.services import action_mark_done
 from portfolio.models import Agency
 from portfolio.services import organisation_load
@@ -136,6 +137,8 @@ def test_an_action_not_done_turns_red_and_climbs_on_the_configured_days(replay):
     for n in range(3, 11):
         night(r, n)
         assert level_on(r, n, visit) == expected[n], n
+    case_id = r.case("C1").pk
+    assert case_lights(case_ids=[case_id], business_date=r.day(10)) == {case_id: "red"}
     summary_10 = LightSummary.objects.get(business_date=r.day(10), level="officer")
     assert summary_10.red_pending == 2  # the visit and the call (W = day 8)
 
@@ -167,6 +170,8 @@ def test_an_action_done_in_its_window_is_green(replay):
     r.result(3, "C1", "NC", **HOME)  # registered after day 2's cycle: matched at once
     visit = action("visit")
     assert visit.status == "done" and not visit.late
+    case_id = r.case("C1").pk
+    assert case_lights(case_ids=[case_id], business_date=r.day(2)) == {case_id: "amber"}  # sms
     officer = LightSummary.objects.get(business_date=r.day(2), level="officer")
     assert (officer.green, officer.amber) == (1, 0)
     night(r, 3)
