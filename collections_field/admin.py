@@ -61,5 +61,30 @@ class WorklistEntryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+
+@admin.register(models.PlannedAction)
+class PlannedActionAdmin(admin.ModelAdmin):
+    """Read-only: the plan step writes the actions; results and deliveries close them."""
+
+    list_display = ["case", "tramo", "order", "channel", "window_from", "window_to", "officer",
+                    "status", "late"]  # fmt: skip
+    list_filter = ["status", "channel", "manual", "late"]
+    search_fields = ["case__client__code"]
+    raw_id_fields = ["case", "officer", "done_by_result", "handled_by"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.EscalationNote)
+class EscalationNoteAdmin(admin.ModelAdmin):
+    list_display = ["action", "kind", "level", "business_date", "by", "at"]
+    list_filter = ["kind", "level"]
+    raw_id_fields = ["action", "from_officer", "to_officer", "by"]
+
     def has_change_permission(self, request, obj=None):
         return False

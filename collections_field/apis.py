@@ -9,12 +9,14 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from collections_field.models import Case, CaseStatus, FieldResult, WorklistEntry
+from collections_field.models import Case, CaseStatus, FieldResult, PlannedAction, WorklistEntry
 from collections_field.selectors import (
     campaign_report,
     case_detail,
     case_list,
     cycle_status,
+    escalation_row,
+    escalations_for,
     results_visible_to,
     worklist_for,
 )
@@ -222,7 +224,21 @@ CaseSchema = inline_serializer(
         "collection_address": serializers.DictField(allow_null=True),
         "history": serializers.ListField(child=serializers.DictField()),
         "results": serializers.ListField(child=serializers.DictField()),
-        "actions": serializers.ListField(child=serializers.DictField()),
+        "actions": serializers.ListField(
+            child=inline_serializer(
+                "CaseAction",
+                {
+                    "order": serializers.IntegerField(),
+                    "channel": serializers.CharField(),
+                    "manual": serializers.BooleanField(),
+                    "window_from": serializers.DateField(allow_null=True),
+                    "window_to": serializers.DateField(allow_null=True),
+                    "done_at": serializers.DateTimeField(allow_null=True),
+                    "status": serializers.CharField(allow_null=True),
+                    "light": serializers.ChoiceField(["green", "amber", "red"], allow_null=True),
+                },
+            )
+        ),
     },
 )
 
@@ -448,3 +464,73 @@ class CampaignDetailApi(APIView):
     )
     def get(self, request, code: str):
         return Response(CampaignOutSerializer(campaign_report(user=request.user, code=code)).data)
+
+
+class EscalationQuery(serializers.Serializer):
+    level = serializers.IntegerField(
+        required=False, min_value=1, max_value=32767, help_text="one level; all when absent"
+    )
+    date = serializers.DateField(
+        required=False, help_text="business date; the last finished cycle's when absent"
+    )
+
+    def validate_date(self, value):
+        if not 1900 <= value.year <= 2999:
+            raise serializers.ValidationError(_("date out of range"))
+        return value
+
+
+class EscalationSerializer(serializers.Serializer):
+    client_code = serializers.CharField()
+    channel = serializers.CharField()
+    window_from = serializers.DateField()
+    window_to = serializers.DateField()
+    officer_code = serializers.CharField(allow_null=True, help_text="null: an automatic action")
+    agency_code = serializers.CharField(allow_null=True)
+    level = serializers.IntegerField()
+    days_red = serializers.IntegerField()
+
+    def to_representation(self, action):
+        row = escalation_row(action, day=self.context["day"], levels=self.context["levels"])
+        return super().to_representation(row)
+
+
+class EscalationCursor(CursorPagination):
+    ordering = ("window_to", "id")
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class EscalationApi(generics.ListAPIView):
+    """The escalation inboxes (DOMAIN.md 4 step 7), scoped by role like every read."""
+
+    required_scope = "cases:read"
+    serializer_class = EscalationSerializer
+    pagination_class = EscalationCursor
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PlannedAction.objects.none()
+        query = EscalationQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        self.day, self.levels, actions = escalations_for(
+            user=self.request.user,
+            business_date=query.validated_data.get("date"),
+            level=query.validated_data.get("level"),
+        )
+        return actions
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context.update(day=getattr(self, "day", None), levels=getattr(self, "levels", []))
+        return context
+
+    @extend_schema(
+        parameters=[EscalationQuery],
+        description="Open red actions at a level on a date: `days_red` counts from W+1 "
+        "(1 on the first red day); the level follows the strategy's `escalation` days. "
+        "Oldest first, cursor pages.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)

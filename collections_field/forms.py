@@ -55,3 +55,23 @@ class ResultForm(forms.Form):
         self.fields["result_code"].widget.attrs["data-promise-codes"] = " ".join(
             sorted(self.promise_codes)
         )
+
+
+class EscalationForm(forms.Form):
+    """One operation of a superior on an escalated action."""
+
+    OPS = [("comment", _("Comment")), ("reassign", _("Reassign")), ("handle", _("Handled"))]
+
+    op = forms.ChoiceField(choices=OPS, widget=forms.HiddenInput)
+    action = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    text = forms.CharField(label=_("Comment"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+    officer_code = forms.CharField(label=_("New officer"), required=False, max_length=20)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("op") == "comment" and not (data.get("text") or "").strip():
+            self.add_error("text", _("A comment needs its text."))
+        if data.get("op") == "reassign" and not data.get("officer_code"):
+            self.add_error("officer_code", _("Choose the officer."))
+        return data

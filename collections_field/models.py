@@ -374,3 +374,164 @@ class WorklistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_date} {self.officer_id} #{self.position}"
+
+
+class PlannedAction(models.Model):
+    """Acción planificada: an action-plan item (CR Gestión) dated for one case.
+
+    Its window runs from the business date on which the case's days past due reach
+    the item's `from_day` to the end of the date on which they reach `to_day` (W).
+    Automatic channels wait in the dispatch queue (`queued`); manual ones are on the
+    owner officer's agenda (`open`). Written set-based by the plan step.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued for dispatch")
+        OPEN = "open", _("On the officer's agenda")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+        MISSED = "missed", _("Missed")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="planned_actions")
+    # The plan item it comes from (strategy `action_plans`), copied: a later strategy
+    # version may change the item without rewriting what was planned.
+    type = models.CharField(_("management type"), max_length=10)
+    tramo = models.PositiveSmallIntegerField(_("tramo"))
+    order = models.PositiveSmallIntegerField(_("order"))
+    channel = models.CharField(_("channel"), max_length=30)
+    template = models.CharField(_("template"), max_length=60, blank=True, null=True)
+    manual = models.BooleanField(_("manual"), default=False)
+    from_day = models.PositiveIntegerField(_("from day"))
+    to_day = models.PositiveIntegerField(_("to day"))
+    window_from = models.DateField(_("window opens"))
+    window_to = models.DateField(_("window closes"))
+    planned_on = models.DateField(_("planned on"))
+    # Manual actions belong to the case's officer; automatic ones to the system (null).
+    officer = models.ForeignKey(
+        Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="planned_actions"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by_result = models.ForeignKey(
+        FieldResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Done after its window, or never done: red for good (dashboards, commissions).
+    late = models.BooleanField(_("late"), default=False)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    # Escalation: the highest level at which a superior marked it handled.
+    handled_level = models.PositiveSmallIntegerField(_("handled at level"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("handled at"), null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "type", "tramo", "order", "window_from"],
+                name="planned_action_window",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["window_to"],
+                condition=models.Q(status__in=["queued", "open"]),
+                name="planned_action_pending",
+            ),
+            models.Index(fields=["case", "status"], name="planned_action_case"),
+        ]
+        verbose_name = _("planned action")
+        verbose_name_plural = _("planned actions")
+
+    def __str__(self) -> str:
+        return f"{self.type}{self.tramo}#{self.order} {self.channel} {self.window_from}"
+
+
+class LightSummary(models.Model):
+    """Semáforo counts of a business date for one officer, agency, zone or the company.
+
+    Kept by the lights step and by each registered result, so no page aggregates the
+    raw portfolio. `red_pending`: red and still to do; `red_late`: done late or missed.
+    """
+
+    class Level(models.TextChoices):
+        OFFICER = "officer", _("Officer")
+        AGENCY = "agency", _("Agency")
+        ZONE = "zone", _("Zone")
+        COMPANY = "company", _("Company")
+
+    business_date = models.DateField(_("business date"))
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    # The officer's, agency's or zone's id; 0 for the company.
+    key = models.BigIntegerField(_("key"))
+    green = models.PositiveIntegerField(default=0)
+    amber = models.PositiveIntegerField(default=0)
+    red_pending = models.PositiveIntegerField(default=0)
+    red_late = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_date", "level", "key"], name="light_summary_unique"
+            )
+        ]
+        verbose_name = _("light summary")
+        verbose_name_plural = _("light summaries")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.level}:{self.key}"
+
+
+class EscalationNote(models.Model):
+    """Nota de escalamiento: what a superior did with an escalated action (comment,
+    reassignment, handled), with who and when; audited like the cases."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", _("Comment")
+        REASSIGN = "reassign", _("Reassignment")
+        HANDLED = "handled", _("Handled")
+
+    action = models.ForeignKey(PlannedAction, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    level = models.PositiveSmallIntegerField(_("level"))
+    business_date = models.DateField(_("business date"))
+    text = models.TextField(_("text"), blank=True)
+    from_officer = models.ForeignKey(
+        Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_officer = models.ForeignKey(
+        Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["action", "at", "id"]
+        verbose_name = _("escalation note")
+        verbose_name_plural = _("escalation notes")
+
+    def __str__(self) -> str:
+        return f"{self.kind} L{self.level} {self.business_date}"
+
+
+class EscalationDigest(models.Model):
+    """One row per superior and business date: the day's digest was sent (idempotent)."""
+
+    business_date = models.DateField(_("business date"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    level = models.PositiveSmallIntegerField(_("level"))
+    actions = models.PositiveIntegerField(_("actions"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business_date", "user"], name="digest_once_a_day")
+        ]
+        verbose_name = _("escalation digest")
+        verbose_name_plural = _("escalation digests")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.user_id}"

@@ -118,7 +118,7 @@ def case_detail(*, user: AbstractBaseUser, client_code: str) -> dict[str, Any]:
             }
             for r in case.client.results.select_related("officer").order_by("occurred_at", "id")
         ],
-        "actions": [],  # the current tramo's plan items arrive with the action-plan step
+        "actions": case_actions(case=case, business_date=today),
     }
 
 
@@ -466,3 +466,159 @@ def client_search(*, user: AbstractBaseUser, query: str, limit: int = 30) -> lis
         }
         for c in cases
     ]
+
+
+def case_actions(*, case: Case, business_date) -> list[dict[str, Any]]:
+    """The current tramo's plan items with their dates (DOMAIN.md 7.4 `actions[...]`):
+    the case's latest action of each item, or, before its window opens, the dates it
+    will have if the days past due keep running (light null)."""
+    from datetime import timedelta
+
+    from collections_field.engine.escalation import version_on
+    from collections_field.engine.lights import light_bucket, light_of
+    from collections_field.models import PlannedAction
+    from strategy.models import ActionPlanItem
+
+    if case.status == "closed":
+        return []
+    version = version_on(business_date) if business_date else None
+    items = ActionPlanItem.objects.filter(
+        version=version, type=case.management_type, tramo=case.tramo
+    ).order_by("order")
+    latest: dict[int, PlannedAction] = {}
+    planned = PlannedAction.objects.filter(
+        case=case, type=case.management_type, tramo=case.tramo
+    ).exclude(status=PlannedAction.Status.CANCELLED)
+    for action in planned.order_by("window_from", "id"):
+        latest[action.order] = action
+    rows = []
+    for item in items:
+        action = latest.get(item.order)
+        if action is not None:
+            bucket = light_bucket(
+                status=action.status, window_from=action.window_from,
+                window_to=action.window_to, late=action.late, day=business_date,
+            )  # fmt: skip
+            rows.append(
+                {
+                    "order": item.order, "channel": action.channel, "manual": action.manual,
+                    "window_from": action.window_from, "window_to": action.window_to,
+                    "done_at": action.done_at, "status": action.status,
+                    "light": light_of(bucket) if bucket else light_of(_closed(action)),
+                }
+            )  # fmt: skip
+            continue
+        since = case.overdue_since
+        rows.append(
+            {
+                "order": item.order, "channel": item.channel, "manual": item.manual,
+                "window_from": since + timedelta(days=item.from_day) if since else None,
+                "window_to": since + timedelta(days=item.to_day) if since else None,
+                "done_at": None, "status": None, "light": None,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def _closed(action) -> str | None:
+    """An action closed in an earlier month still shows how it ended."""
+    if action.status in ("done", "missed"):
+        return "red_late" if action.late else "green"
+    return None
+
+
+def case_lights(*, case_ids: list[int], business_date) -> dict[int, str]:
+    """Each case's light: the worst of its pending actions (red when one is past its
+    window, else amber); green when nothing is pending; absent before any action."""
+    from django.db.models import Min, Q
+
+    from collections_field.models import PlannedAction
+
+    pending = Q(status__in=("queued", "open"), window_from__lte=business_date)
+    rows = (
+        PlannedAction.objects.filter(case_id__in=case_ids)
+        .exclude(status="cancelled")
+        .values("case_id")
+        .order_by()
+        .annotate(oldest=Min("window_to", filter=pending))
+    )
+    lights = {}
+    for row in rows:
+        if row["oldest"] is None:
+            lights[row["case_id"]] = "green"
+        else:
+            lights[row["case_id"]] = "red" if row["oldest"] < business_date else "amber"
+    return lights
+
+
+def escalations_for(*, user: AbstractBaseUser, business_date=None, level: int | None = None):
+    """The escalated actions the user may see on a date (default: the current business
+    date), at one level or at all: (day, levels, queryset oldest first)."""
+    from collections_field.engine.escalation import (
+        escalated_actions,
+        escalation_levels,
+        version_on,
+    )
+
+    day = business_date or current_business_date()
+    if day is None:
+        from collections_field.models import PlannedAction
+
+        return None, [], PlannedAction.objects.none()
+    levels = escalation_levels(version_on(day))
+    actions = (
+        escalated_actions(business_date=day, levels=levels, level=level)
+        .filter(case__client__in=clients_visible_to(user))
+        .select_related("case__client__agency", "officer")
+        .order_by("window_to", "id")
+    )
+    return day, levels, actions
+
+
+def escalation_row(action, *, day, levels) -> dict[str, Any]:
+    """One line of an inbox (DOMAIN.md 7.4 `escalations/`)."""
+    from collections_field.engine.escalation import level_for
+
+    days_red = (day - action.window_to).days
+    return {
+        "id": action.pk,
+        "client_code": action.case.client.code,
+        "client_name": action.case.client.name,
+        "channel": action.channel,
+        "manual": action.manual,
+        "window_from": action.window_from,
+        "window_to": action.window_to,
+        "officer_code": action.officer.code if action.officer else None,
+        "agency_code": action.case.client.agency.code if action.case.client.agency else None,
+        "agency_id": action.case.client.agency_id,
+        "level": level_for(days_red, levels),
+        "days_red": days_red,
+    }
+
+
+def light_summary_for(*, user: AbstractBaseUser, business_date=None) -> dict[str, Any] | None:
+    """The semáforo counts of the user's own subtree (officer, agency, zone or the
+    company), read from the summary the cycle keeps: no page counts the portfolio."""
+    from collections_field.engine.lights import latest_summary_date
+    from collections_field.models import LightSummary
+    from portfolio.models import Role
+    from portfolio.selectors import role_of
+
+    day = business_date or latest_summary_date()
+    if day is None:
+        return None
+    role = role_of(user)
+    member = getattr(user, "staff_member", None)
+    if role in (Role.GERENTE, Role.SERVICIO):
+        level, key = LightSummary.Level.COMPANY, 0
+    elif role == Role.JEFE_ZONAL and member and member.zone_id:
+        level, key = LightSummary.Level.ZONE, member.zone_id
+    elif role == Role.JEFE_AGENCIA and member and member.agency_id:
+        level, key = LightSummary.Level.AGENCY, member.agency_id
+    elif getattr(user, "officer", None) is not None:
+        level, key = LightSummary.Level.OFFICER, user.officer.pk
+    else:
+        return None
+    row = LightSummary.objects.filter(business_date=day, level=level, key=key).first()
+    counts = {b: getattr(row, b, 0) for b in ("green", "amber", "red_pending", "red_late")}
+    return {"business_date": day, "level": level, **counts}

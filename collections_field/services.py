@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_field.engine.cycle import cycle_run
+from collections_field.engine.plan import action_mark_done, plan_result_recorded
 from collections_field.engine.sql import LIMA
 from collections_field.exceptions import InvalidInput, NotFound, PermissionDenied
 from collections_field.models import Campaign, CampaignClient, Case, CaseHistory, FieldResult
@@ -36,9 +37,14 @@ from strategy.models import Classification, ResultCode, SuggestedAction, Tramo
 from strategy.selectors import active_strategy
 
 __all__ = [
+    "action_mark_done",
     "campaign_create",
     "case_override",
     "cycle_run",
+    "escalation_comment",
+    "escalation_digest_send",
+    "escalation_handle",
+    "escalation_reassign",
     "result_register",
     "result_register_for",
 ]
@@ -126,6 +132,7 @@ def result_register(
             lon=lon if channel == FieldResult.ChannelKind.VISIT else None,
             by=by,
         )
+    plan_result_recorded(result=result)  # the action plan's visit/call done, lights moved
     return Registered(result, True)
 
 
@@ -419,3 +426,196 @@ def _campaign_clients(user: AbstractBaseUser, codes: list[str]) -> list[int]:
             "client_codes",
         )
     return [found[c] for c in wanted]
+
+
+# --- Escalation (DOMAIN.md 4 step 7): what a superior does with a red action ---
+
+
+def _escalated_for(*, user: AbstractBaseUser, action_id: int):
+    """A pending red action of the user's subtree, locked, with its level on the
+    current business date; anything else is the same 404."""
+    from collections_field.engine.escalation import (
+        PENDING,
+        SUPERIOR_ROLES,
+        escalation_levels,
+        level_for,
+        version_on,
+    )
+    from collections_field.models import PlannedAction
+    from collections_field.selectors import current_business_date
+
+    if role_of(user) not in SUPERIOR_ROLES:
+        raise PermissionDenied(_("only a jefe de agencia, a jefe zonal or the gerente may do this"))
+    day = current_business_date()
+    action = (
+        PlannedAction.objects.select_for_update()
+        .filter(pk=action_id, case__client__in=clients_visible_to(user))
+        .first()
+    )
+    level = None
+    if action is not None and day is not None and action.status in PENDING:
+        level = level_for((day - action.window_to).days, escalation_levels(version_on(day)))
+    if level is None:
+        raise NotFound(_("escalated action %(id)s not found") % {"id": action_id})
+    return action, level, day
+
+
+def _note(action, *, kind: str, level: int, day: date, by, text: str = "", **officers):
+    from collections_field.models import EscalationNote
+
+    note = EscalationNote(
+        action=action, kind=kind, level=level, business_date=day, text=text.strip(), by=by,
+        **officers,
+    )  # fmt: skip
+    note._history_user = by  # the audit trail's "who"
+    note.save()
+    return note
+
+
+@transaction.atomic
+def escalation_comment(*, user: AbstractBaseUser, action_id: int, text: str):
+    """A superior's comment on an escalated action (audited)."""
+    if not text or not text.strip():
+        raise InvalidInput(_("a comment needs its text"), "text")
+    action, level, day = _escalated_for(user=user, action_id=action_id)
+    return _note(action, kind="comment", level=level, day=day, by=user, text=text)
+
+
+@transaction.atomic
+def escalation_handle(*, user: AbstractBaseUser, action_id: int, text: str = ""):
+    """Atendido: out of this level's inbox. The clock keeps running: undone, the
+    action still reaches the next level on its day."""
+    action, level, day = _escalated_for(user=user, action_id=action_id)
+    action.handled_level = max(level, action.handled_level or 0)
+    action.handled_at, action.handled_by = timezone.now(), user
+    action.save(update_fields=["handled_level", "handled_at", "handled_by"])
+    return _note(action, kind="handled", level=level, day=day, by=user, text=text)
+
+
+@transaction.atomic
+def escalation_reassign(
+    *, user: AbstractBaseUser, action_id: int, officer_code: str, text: str = ""
+):
+    """Reasignar: the case of an escalated action goes to another active officer of
+    the client's agency, with its pending manual actions. Audited on the case (who,
+    before, after) and in the case history; the next month-start spread may move it."""
+    from collections_field.engine.lights import summary_track
+    from collections_field.models import PlannedAction
+    from portfolio.selectors import officers_visible_to
+
+    action, level, day = _escalated_for(user=user, action_id=action_id)
+    case = Case.objects.select_for_update().get(pk=action.case_id)
+    agency_id = Client.objects.filter(pk=case.client_id).values_list("agency_id", flat=True)[0]
+    officer = officers_visible_to(user).filter(code=officer_code, agency_id=agency_id).first()
+    if officer is None:
+        raise InvalidInput(
+            _("%(code)s is not an active officer of the client's agency") % {"code": officer_code},
+            "officer_code",
+        )
+    if officer.pk == case.officer_id:
+        raise InvalidInput(_("the case is already with %(code)s") % {"code": officer_code},
+                           "officer_code")  # fmt: skip
+    old = case.officer
+    reason = text.strip() or _("reassigned from the escalation inbox")
+    CaseHistory.objects.create(
+        case=case,
+        business_date=day,
+        at=timezone.now(),
+        from_code=case.action_code,
+        to_code=case.action_code,
+        from_classification=case.classification,
+        to_classification=case.classification,
+        cause_kind=CaseHistory.CauseKind.ASSIGN,
+        cause="reassign",
+        officer_code=officer.code,
+        by=user,
+        reason=f"{old.code if old else ''} -> {officer.code}: {reason}",
+    )
+    _audit_baseline(case)
+    case.officer, case.external_agency_id = officer, officer.external_agency_id
+    case.assigned_tramo = case.tramo  # the night keeps it with the new officer
+    case._history_user, case._change_reason = user, reason
+    case.save(update_fields=["officer", "external_agency", "assigned_tramo"])
+    pending = PlannedAction.objects.select_for_update().filter(
+        case=case, manual=True, status=PlannedAction.Status.OPEN
+    )
+    for moved in pending:
+        with summary_track(moved):
+            moved.officer = officer
+            moved.save(update_fields=["officer"])
+    return _note(
+        action, kind="reassign", level=level, day=day, by=user, text=reason,
+        from_officer=old, to_officer=officer,
+    )  # fmt: skip
+
+
+DIGEST_MAX_LINES = 200
+
+
+def escalation_digest_send(*, business_date: date) -> int:
+    """The day's e-mail to each superior with an e-mail address: the actions waiting
+    at its level in its subtree. Once per person and date (a re-run sends nothing);
+    nobody is written to on a day with nothing for them. Returns the e-mails sent."""
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from collections_field.engine.escalation import (
+        ROLE_LEVEL,
+        SUPERIOR_ROLES,
+        escalated_actions,
+        escalation_levels,
+        version_on,
+    )
+    from collections_field.models import EscalationDigest
+    from portfolio.models import StaffMember
+
+    levels = escalation_levels(version_on(business_date))
+    members = (
+        StaffMember.objects.filter(role__in=SUPERIOR_ROLES, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user")
+        .order_by("user__username")
+    )
+    sent = 0
+    for member in members:
+        user, level = member.user, ROLE_LEVEL[member.role]
+        waiting = (
+            escalated_actions(business_date=business_date, levels=levels, level=level)
+            .filter(case__client__in=clients_visible_to(user))
+            .select_related("case__client__agency", "officer")
+            .order_by("window_to", "id")
+        )
+        total = waiting.count()
+        if not total:
+            continue
+        try:
+            with transaction.atomic():
+                EscalationDigest.objects.create(
+                    business_date=business_date, user=user, level=level, actions=total
+                )
+        except IntegrityError:
+            continue  # already sent for this date
+        with translation.override(settings.LANGUAGE_CODE):
+            context = {
+                "user": user,
+                "day": business_date,
+                "level": level,
+                "total": total,
+                "rows": [
+                    {"action": a, "days_red": (business_date - a.window_to).days}
+                    for a in waiting[:DIGEST_MAX_LINES]
+                ],
+                "more": max(total - DIGEST_MAX_LINES, 0),
+            }
+            subject = _("Semáforo: %(n)s escalated actions on %(date)s") % {
+                "n": total, "date": business_date.strftime("%d/%m/%Y"),
+            }  # fmt: skip
+            body = render_to_string("collections_field/escalation_digest.txt", context)
+        try:
+            send_mail(subject, body, None, [user.email])
+        except Exception:
+            EscalationDigest.objects.filter(business_date=business_date, user=user).delete()
+            raise
+        sent += 1
+    return sent

@@ -39,3 +39,15 @@ def nightly_cycle_task(self) -> dict:
     if not SnapshotImport.objects.filter(business_date=today).exists():
         raise self.retry()
     return run_cycle_task(today.isoformat())
+
+
+@shared_task(acks_late=True)
+def send_escalation_digest_task(business_date: str | None = None) -> dict:
+    """The morning digest (beat): the last finished cycle's date unless given."""
+    from collections_field.selectors import current_business_date
+    from collections_field.services import escalation_digest_send
+
+    day = date.fromisoformat(business_date) if business_date else current_business_date()
+    if day is None:
+        return {"business_date": None, "sent": 0}
+    return {"business_date": day.isoformat(), "sent": escalation_digest_send(business_date=day)}

@@ -147,3 +147,86 @@ def worklist_page(request: HttpRequest) -> HttpResponse:
             "map_tiles": settings.SEMAFORO["MAP_TILES_URL"],
         },
     )
+
+
+INBOX_ROWS = 100  # the oldest first; the API pages through all of them
+
+
+@login_required
+def escalation_page(request: HttpRequest) -> HttpResponse:
+    """Bandeja de escalamiento: the red actions of the reader's subtree at a level
+    (its own by default), with comment, reassignment and "handled" for superiors."""
+    from collections_field.engine.escalation import ROLE_LEVEL, SUPERIOR_ROLES
+    from collections_field.forms import EscalationForm
+    from collections_field.selectors import escalation_row, escalations_for, light_summary_for
+    from collections_field.services import (
+        escalation_comment,
+        escalation_handle,
+        escalation_reassign,
+    )
+    from portfolio.selectors import officers_visible_to
+
+    role = role_of(request.user)
+    if role is None or role == Role.SERVICIO:
+        raise Http404(_("no escalation inbox for this user"))
+    can_act = role in SUPERIOR_ROLES
+    if request.method == "POST":
+        form = EscalationForm(request.POST)
+        if not can_act:
+            raise Http404(_("no escalation inbox for this user"))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                who = {"user": request.user, "action_id": data["action"], "text": data["text"]}
+                if data["op"] == "comment":
+                    escalation_comment(**who)
+                    messages.success(request, _("Comment saved."))
+                elif data["op"] == "reassign":
+                    escalation_reassign(**who, officer_code=data["officer_code"])
+                    messages.success(request, _("The case was reassigned."))
+                else:
+                    escalation_handle(**who)
+                    messages.success(request, _("Marked as handled."))
+            except NotFound as exc:
+                raise Http404(str(exc)) from exc
+            except DomainError as exc:
+                messages.error(request, str(exc))
+        else:
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+        return redirect(request.get_full_path())
+
+    raw_level = request.GET.get("level", "")
+    if raw_level == "all":
+        level = None
+    elif raw_level.isdigit():
+        level = int(raw_level)
+    else:
+        level = ROLE_LEVEL.get(role)
+    try:
+        day = date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
+    except ValueError:
+        day = None
+    day, levels, actions = escalations_for(user=request.user, business_date=day, level=level)
+    rows = [escalation_row(a, day=day, levels=levels) for a in actions[:INBOX_ROWS]]
+    officers: dict[int, list] = {}
+    if can_act and rows:
+        agency_ids = {r["agency_id"] for r in rows}
+        for officer in officers_visible_to(request.user).filter(agency_id__in=agency_ids):
+            officers.setdefault(officer.agency_id, []).append(officer)
+    for r in rows:
+        r["officers"] = sorted(officers.get(r["agency_id"], []), key=lambda o: o.code)
+    return render(
+        request,
+        "collections_field/escalations.html",
+        {
+            "rows": rows,
+            "day": day,
+            "level": level,
+            "levels": [lv for lv, _after in levels],
+            "can_act": can_act,
+            "summary": light_summary_for(user=request.user, business_date=day),
+            "shown_max": INBOX_ROWS,
+        },
+    )

@@ -21,6 +21,7 @@ urlpatterns = [
         field_apis.CaseOverrideApi.as_view(),
         name="api-case-override",
     ),
+    path("escalations/", field_apis.EscalationApi.as_view(), name="api-escalations"),
     path("cycles/", field_apis.CycleApi.as_view(), name="api-cycles"),
     path("cycles/<str:business_date>/", field_apis.CycleDetailApi.as_view(), name="api-cycle"),
     path("worklists/", field_apis.WorklistApi.as_view(), name="api-worklists"),

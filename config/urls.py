@@ -12,6 +12,7 @@ urlpatterns = [
     path("cases/<str:client_code>/", field_views.case_page, name="case"),
     path("clients/", field_views.search_page, name="client-search"),
     path("today/", field_views.worklist_page, name="worklist"),
+    path("escalations/", field_views.escalation_page, name="escalations"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

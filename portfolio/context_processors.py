@@ -6,4 +6,7 @@ from portfolio.selectors import role_of
 
 def navigation(request) -> dict:
     role = role_of(request.user) if hasattr(request, "user") else None
-    return {"nav_can_audit": role == Role.GERENTE}
+    return {
+        "nav_can_audit": role == Role.GERENTE,
+        "nav_can_escalations": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
+    }

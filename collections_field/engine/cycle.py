@@ -19,7 +19,10 @@ from django.utils.translation import gettext as _
 from collections_field.engine import sql
 from collections_field.engine.assignment import assign_cases
 from collections_field.engine.collection_address import follow_payments
+from collections_field.engine.escalation import escalation_counts
 from collections_field.engine.events import ALL_CLIENTS, Scope, derive_events
+from collections_field.engine.lights import compute_lights
+from collections_field.engine.plan import plan_actions
 from collections_field.engine.selection import select_worklists
 from collections_field.engine.transitions import apply_transitions
 from collections_field.exceptions import CycleError
@@ -62,14 +65,33 @@ def _selection(ctx: CycleContext, scope: Scope) -> dict[str, int]:
     return select_worklists(business_date=ctx.business_date, version=ctx.version, scope=scope)
 
 
-# Step 1 (ingest) is `import_snapshot`; later issues insert plan and append lights.
+def _plan(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    return plan_actions(
+        business_date=ctx.business_date,
+        version=ctx.version,
+        previous_snapshot=ctx.previous_snapshot,
+        scope=scope,
+    )
+
+
+def _lights(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    counts = compute_lights(business_date=ctx.business_date)
+    counts.update(escalation_counts(business_date=ctx.business_date, version=ctx.version))
+    return counts
+
+
+# Step 1 (ingest) is `import_snapshot`.
 STEPS: list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]] = [
     ("events", _events),
     ("transitions", _transitions),
     ("assignment", _assignment),
+    ("plan", _plan),
     ("selection", _selection),
+    ("lights", _lights),
 ]
 STEP_FUNCTIONS = dict(STEPS)
+# Steps that count across agencies (zones, the company) never run in agency chunks.
+WHOLE_STEPS = {"lights"}
 
 Progress = Callable[[str, dict[str, int], float], None]
 
@@ -87,7 +109,7 @@ def cycle_run(
             if run.steps.filter(name=name, status=CycleRun.Status.DONE).exists():
                 continue
             started = time.monotonic()
-            if distributed:
+            if distributed and name not in WHOLE_STEPS:
                 counts = _run_distributed(run, ctx, name, position)
             else:
                 counts = cycle_step_run(run=run, ctx=ctx, name=name, position=position)

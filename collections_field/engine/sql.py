@@ -50,6 +50,13 @@ def lima_midnight_after(date_sql: str) -> str:
     return f"datetime({date_sql}, '+1 day', '+5 hours')"
 
 
+def lima_start_of(date_sql: str) -> str:
+    """SQL for 00:00 Lima of a date column, as a stored timestamp compares."""
+    if is_postgres():
+        return f"({date_sql}::timestamp AT TIME ZONE 'America/Lima')"
+    return f"datetime({date_sql}, '+5 hours')"
+
+
 def date_plus(date_sql: str, days_sql: str) -> str:
     if is_postgres():
         return f"({date_sql}::date + ({days_sql})::int)"

@@ -200,6 +200,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_field.tasks.nightly_cycle_task",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Each superior's e-mail of the escalated actions, once the night is done.
+    "escalation-digest": {
+        "task": "collections_field.tasks.send_escalation_digest_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
 }
 
 REST_FRAMEWORK = {

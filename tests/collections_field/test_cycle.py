@@ -4,7 +4,15 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from collections_field.engine import cycle
-from collections_field.models import Case, CaseHistory, CycleRun, CycleStep, WorklistEntry
+from collections_field.models import (
+    Case,
+    CaseHistory,
+    CycleRun,
+    CycleStep,
+    LightSummary,
+    PlannedAction,
+    WorklistEntry,
+)
 from strategy.services import strategy_load_default
 
 from .replay import Replay, overdue_row
@@ -120,10 +128,11 @@ def test_statement_count_does_not_grow_with_the_portfolio(replay, tmp_path):
         CycleStep.objects.filter(run__business_date=replay.day(2)).values_list("name", "statements")
     )
     assert big == small
-    assert list(big) == ["events", "transitions", "assignment", "selection"]
+    assert list(big) == ["events", "transitions", "assignment", "plan", "selection", "lights"]
     assert Case.objects.count() == 2000
     # The lists were made: capped per officer and tramo, whatever the portfolio.
     assert WorklistEntry.objects.filter(business_date=replay.day(2)).count() > 25
+    assert PlannedAction.objects.count() > 2000 and LightSummary.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)

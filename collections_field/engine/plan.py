@@ -1,0 +1,202 @@
+"""Step 5 of the night: the action plans (CR Gestión) dated for every open case.
+
+An action-plan item (type, tramo, order, channel, `from_day`–`to_day`) becomes a
+`PlannedAction` of a case when the case is open in that type and tramo and its
+days past due on the business date D have reached `from_day`. Its window opens on
+the date on which the days past due reached `from_day` (`overdue_since +
+from_day`) and closes at the end of the date W on which they reach `to_day`
+(`overdue_since + to_day`), DOMAIN.md 4 step 7.
+
+Rules decided here (DOMAIN.md leaves them open):
+
+- **Only windows still to be worked are planned**: an item is materialised when
+  its window opened by D and had not closed at the previous snapshot's date (on
+  the first cycle: had not closed before D). A case that opens, or enters a
+  tramo, late in the tramo gets no action for windows already gone by.
+- **Owner**: automatic channels (sms, whatsapp, ivr, email, letter) belong to the
+  system and wait in the dispatch queue (status `queued`; nothing is sent by this
+  step, `dispatch` consumes them); manual ones (call, visit, refinancing_offer) go
+  on the agenda (`open`) of the case's officer, and follow the case when it is
+  reassigned.
+- **A case that no longer matches an open action closes it**: the case closed,
+  changed type or tramo, its windows moved (a payment brought its days past due
+  back, so `overdue_since` changed), or the strategy no longer has that item as it
+  was. A window still running is `cancelled` (no light); a window already passed is
+  `missed`: red for good in the dashboards, out of the escalation inboxes. The item
+  is planned again with its new dates when its new window opens.
+- **Done**: a visit or call result on the case's client, GPS-verified (Kobra: a
+  visit counts only within the radius; calls are always verified), on the action's
+  channel, that happened once its window had opened, does every open action of
+  that channel: green inside the window, late (red for good) after W. A
+  refinancing offer is done by its request (money-rules issue) and an automatic
+  action by its delivered message (dispatch issue), both through
+  `action_mark_done`. A result registered after the cycle is matched at once
+  (`plan_result_recorded`, called by `result_register`); one registered before the
+  action existed is matched by this step, if it happened since the previous
+  snapshot's date.
+
+Set-based: a fixed number of statements whatever the number of cases; planning
+is idempotent per business date (`INSERT … SELECT … ON CONFLICT`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.db import connection, transaction
+
+from collections_field.engine import sql
+from collections_field.engine.events import ALL_CLIENTS, Scope
+from collections_field.models import Case, FieldResult, PlannedAction
+from strategy.models import StrategyVersion
+
+AUTOMATIC_CHANNELS = ("sms", "whatsapp", "ivr", "email", "letter")
+MANUAL_CHANNELS = ("call", "visit", "refinancing_offer")
+# The field-result channels that do a manual action of the same name.
+RESULT_CHANNELS = ("visit", "call")
+PENDING = (PlannedAction.Status.QUEUED, PlannedAction.Status.OPEN)
+
+
+def plan_actions(
+    *,
+    business_date: date,
+    version: StrategyVersion,
+    previous_snapshot: date | None,
+    scope: Scope = ALL_CLIENTS,
+) -> dict[str, int]:
+    day = business_date
+    v = version.pk
+    table = "collections_field_plannedaction"
+    with connection.cursor() as cursor:
+        # 1. Close the pending actions their case no longer matches (see the docstring).
+        cursor.execute(
+            f"UPDATE {table} AS a SET "
+            "status = CASE WHEN a.window_to < %s THEN 'missed' ELSE 'cancelled' END, "
+            "late = CASE WHEN a.window_to < %s THEN true ELSE a.late END, closed_on = %s "
+            "WHERE a.status IN ('queued', 'open') AND a.case_id IN (SELECT c.id FROM "
+            f"collections_field_case c WHERE {scope.cases('c')}) AND NOT EXISTS ("
+            "SELECT 1 FROM collections_field_case c JOIN strategy_actionplanitem i "
+            "ON i.version_id = %s AND i.type = c.management_type AND i.tramo = c.tramo "
+            "WHERE c.id = a.case_id AND c.status <> 'closed' AND i.type = a.type "
+            'AND i.tramo = a.tramo AND i."order" = a."order" AND i.channel = a.channel '
+            "AND i.manual = a.manual AND i.from_day = a.from_day AND i.to_day = a.to_day "
+            f"AND a.window_from = {sql.date_plus('c.overdue_since', 'i.from_day')})",
+            [day, day, day, v],
+        )
+        closed = cursor.rowcount
+
+        # 2. Every item whose window opened by today and was still open at the
+        # previous snapshot: one action per case, item and window (a re-run adds
+        # nothing; a cancelled one comes back if its window is planned again).
+        dpd_today = sql.days_between("%s", "c.overdue_since")
+        if previous_snapshot is not None:
+            still_open = f"i.to_day > {sql.days_between('%s', 'c.overdue_since')}"
+            params = [day, v, day, previous_snapshot]
+        else:
+            still_open = f"i.to_day >= {dpd_today}"
+            params = [day, v, day, day]
+        cursor.execute(
+            f'INSERT INTO {table} (case_id, type, tramo, "order", channel, template, manual, '
+            "from_day, to_day, window_from, window_to, planned_on, officer_id, status, late) "
+            'SELECT c.id, i.type, i.tramo, i."order", i.channel, i.template, i.manual, '
+            f"i.from_day, i.to_day, {sql.date_plus('c.overdue_since', 'i.from_day')}, "
+            f"{sql.date_plus('c.overdue_since', 'i.to_day')}, %s, "
+            "CASE WHEN i.manual THEN c.officer_id END, "
+            "CASE WHEN i.manual THEN 'open' ELSE 'queued' END, false "
+            "FROM collections_field_case c JOIN strategy_actionplanitem i "
+            "ON i.version_id = %s AND i.type = c.management_type AND i.tramo = c.tramo "
+            f"WHERE c.status <> 'closed' AND c.overdue_since IS NOT NULL AND {scope.cases('c')} "
+            f"AND {dpd_today} >= i.from_day AND {still_open} "
+            'ON CONFLICT (case_id, type, tramo, "order", window_from) DO UPDATE SET '
+            "channel = excluded.channel, template = excluded.template, "
+            "manual = excluded.manual, from_day = excluded.from_day, to_day = excluded.to_day, "
+            "window_to = excluded.window_to, planned_on = excluded.planned_on, "
+            "officer_id = excluded.officer_id, status = excluded.status, late = false, "
+            f"closed_on = NULL WHERE {table}.status = 'cancelled'",
+            params,
+        )
+        planned = cursor.rowcount
+
+        # 3. Manual actions follow their case to its officer (assignment ran before).
+        cursor.execute(
+            f"UPDATE {table} AS a SET officer_id = c.officer_id FROM collections_field_case c "
+            "WHERE c.id = a.case_id AND a.manual = true AND a.status = 'open' "
+            f"AND a.officer_id IS DISTINCT FROM c.officer_id AND {scope.cases('c')}"
+        )
+        moved = cursor.rowcount
+
+        # 4. Results registered before their action existed (a replay, a late sync).
+        since = sql.start_of(previous_snapshot or day)
+        sql.create_temp(
+            cursor,
+            "engine_plan_done",
+            "SELECT a.id AS action_id, r.id AS result_id, r.occurred_at, "
+            f"CASE WHEN r.occurred_at >= {sql.lima_midnight_after('a.window_to')} "
+            "THEN 1 ELSE 0 END AS late, "
+            "row_number() OVER (PARTITION BY a.id ORDER BY r.occurred_at, r.id) AS rn "
+            f"FROM {table} a JOIN collections_field_case c ON c.id = a.case_id "
+            "JOIN collections_field_fieldresult r ON r.client_id = c.client_id "
+            "AND r.channel = a.channel AND r.verified = true "
+            f"AND r.occurred_at >= {sql.lima_start_of('a.window_from')} "
+            "AND r.occurred_at >= %s AND r.occurred_at < %s "
+            f"WHERE a.status = 'open' AND a.manual = true AND {scope.cases('c')}",
+            [sql.ts(since), sql.ts(sql.end_of(day))],
+        )
+        cursor.execute(
+            f"UPDATE {table} AS a SET status = 'done', done_at = d.occurred_at, "
+            "done_by_result_id = d.result_id, late = (d.late = 1), closed_on = %s "
+            "FROM engine_plan_done d WHERE d.action_id = a.id AND d.rn = 1",
+            [day],
+        )
+        done = cursor.rowcount
+        sql.drop_temp(cursor, "engine_plan_done")
+    return {"planned": planned, "closed": closed, "owner_changed": moved, "done": done}
+
+
+def action_done_late(action: PlannedAction, at: datetime) -> bool:
+    """Done after the end (Lima) of the window's last date W."""
+    return at >= sql.end_of(action.window_to)
+
+
+@transaction.atomic
+def action_mark_done(
+    *, action: PlannedAction, at: datetime, result: FieldResult | None = None
+) -> PlannedAction:
+    """Hecho: record an action as done at `at` (a matching field result, or a delivered
+    message reported by dispatch). Done late stays red; doing it twice changes nothing.
+    The day's semáforo counts follow at once."""
+    from collections_field.engine.lights import summary_track
+
+    action = PlannedAction.objects.select_for_update().get(pk=action.pk)
+    if action.status not in PENDING:
+        return action
+    with summary_track(action):
+        action.status = PlannedAction.Status.DONE
+        action.done_at = at
+        action.done_by_result = result
+        action.late = action_done_late(action, at)
+        action.closed_on = at.astimezone(sql.LIMA).date()
+        action.save(update_fields=["status", "done_at", "done_by_result", "late", "closed_on"])
+    return action
+
+
+def plan_result_recorded(*, result: FieldResult) -> int:
+    """A registered visit or call does the case's open actions of its channel whose
+    window had opened when it happened (the same rule as the plan step's)."""
+    if not result.verified or result.channel not in RESULT_CHANNELS:
+        return 0
+    case_id = Case.objects.filter(client_id=result.client_id).values_list("id", flat=True).first()
+    if case_id is None:
+        return 0
+    actions = PlannedAction.objects.filter(
+        case_id=case_id,
+        status=PlannedAction.Status.OPEN,
+        manual=True,
+        channel=result.channel,
+        window_from__lte=result.occurred_at.astimezone(sql.LIMA).date(),
+    ).order_by("window_from", "id")
+    done = 0
+    for action in actions:
+        action_mark_done(action=action, at=result.occurred_at, result=result)
+        done += 1
+    return done
