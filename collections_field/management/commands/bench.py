@@ -74,6 +74,7 @@ class Command(BaseCommand):
         advance_snapshot(first, second, seed=seed)
         self.field_day(day2, seed=seed)
         self.night(2, second, day2)
+        self.pages(day2)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
@@ -172,6 +173,60 @@ class Command(BaseCommand):
         )
         self.note(f"field day: {len(results):,} results, {len(credits):,} payments (setup)",
                   time.monotonic() - started)  # fmt: skip
+
+    def pages(self, day: date) -> None:
+        """Server time of the pages people open every morning, with the portfolio
+        loaded: median and p95, and the queries each answer costs (fixed by design)."""
+        from django.contrib.auth import get_user_model
+        from django.db.models import Count
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        from collections_field.models import WorklistEntry
+        from portfolio.models import Role
+
+        busiest = (
+            WorklistEntry.objects.filter(business_date=day, officer__user__isnull=False)
+            .values("officer_id")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .first()
+        )
+        if busiest is None:
+            self.stdout.write("  pages: no list on this date (not a collection day?)")
+            return
+        officer = Officer.objects.select_related("user", "agency").get(pk=busiest["officer_id"])
+        jefe = (
+            get_user_model()
+            .objects.filter(
+                staff_member__role=Role.JEFE_AGENCIA, staff_member__agency=officer.agency
+            )
+            .first()
+        )
+        probes = [(f"asesor list ({busiest['n']} clients)", officer.user, f"/today/?date={day}")]
+        if jefe is not None:
+            probes.append(("jefe escalation inbox", jefe, f"/escalations/?date={day}"))
+        probes.append(("asesor client page", officer.user, None))
+        client_code = (
+            WorklistEntry.objects.filter(business_date=day, officer=officer)
+            .values_list("client__code", flat=True)
+            .first()
+        )
+        for name, user, url in probes:
+            url = url or f"/cases/{client_code}/"
+            browser = Client(SERVER_NAME="localhost")  # an allowed host, as a browser's
+            browser.force_login(user)
+            browser.get(url)  # warm
+            timings = []
+            for _ in range(100):
+                started = time.perf_counter()
+                with CaptureQueriesContext(connection) as queries:
+                    answer = browser.get(url)
+                timings.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 200, (url, answer.status_code)
+            timings.sort()
+            median, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95) - 1]
+            self.note(f"page: {name} p95 (median {median:.0f} ms)", p95 / 1000, len(queries))
 
     def backend_peak_mib(self) -> float:
         with connection.cursor() as cursor:
