@@ -162,6 +162,12 @@ class FieldResult(models.Model):
                 condition=models.Q(applied_on__isnull=True),
                 name="result_pending",
             ),
+            # The dashboards' map of the day's visits (a range of one day).
+            models.Index(
+                fields=["occurred_at"],
+                condition=models.Q(channel="visit"),
+                name="result_visit_time",
+            ),
         ]
         verbose_name = _("field result")
         verbose_name_plural = _("field results")
@@ -535,3 +541,44 @@ class EscalationDigest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_date} {self.user_id}"
+
+
+class DailyFigures(models.Model):
+    """Cifras del día: the dashboards' figures of a business date for one officer,
+    agency, zone or the company (key 0), beside `LightSummary`.
+
+    Rebuilt by the cycle's lights step in a fixed number of statements (see
+    `engine/figures.py` for each figure's definition); the day's visits move with
+    each registered result. No dashboard counts the portfolio on a page view.
+    """
+
+    business_date = models.DateField(_("business date"))
+    level = models.CharField(_("level"), max_length=10, choices=LightSummary.Level.choices)
+    key = models.BigIntegerField(_("key"))
+    cases_open = models.PositiveIntegerField(default=0)
+    overdue_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    promises_today = models.PositiveIntegerField(default=0)
+    promises_due = models.PositiveIntegerField(default=0)
+    promises_kept = models.PositiveIntegerField(default=0)
+    collected = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    payments = models.PositiveIntegerField(default=0)
+    cure_base = models.PositiveIntegerField(default=0)
+    cured = models.PositiveIntegerField(default=0)
+    tramo1_base = models.PositiveIntegerField(default=0)
+    tramo1_rolled = models.PositiveIntegerField(default=0)
+    balance_total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    balance_delinquent = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    visits_verified = models.PositiveIntegerField(default=0)
+    visits_off = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_date", "level", "key"], name="daily_figures_unique"
+            )
+        ]
+        verbose_name = _("daily figures")
+        verbose_name_plural = _("daily figures")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.level}:{self.key}"

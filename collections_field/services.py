@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from collections_field.engine.cycle import cycle_run
+from collections_field.engine.figures import figures_result_recorded
 from collections_field.engine.plan import action_mark_done, plan_result_recorded
 from collections_field.engine.sql import LIMA
 from collections_field.exceptions import InvalidInput, NotFound, PermissionDenied
@@ -133,6 +134,7 @@ def result_register(
             by=by,
         )
     plan_result_recorded(result=result)  # the action plan's visit/call done, lights moved
+    figures_result_recorded(result=result)  # the dashboards' visits of the day
     return Registered(result, True)
 
 

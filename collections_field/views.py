@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from collections_field.exceptions import DomainError, NotFound
 from collections_field.forms import OverrideForm, ResultForm
@@ -228,5 +229,149 @@ def escalation_page(request: HttpRequest) -> HttpResponse:
             "can_act": can_act,
             "summary": light_summary_for(user=request.user, business_date=day),
             "shown_max": INBOX_ROWS,
+        },
+    )
+
+
+# --- Dashboards (jefe de agencia, jefe zonal, gerente) ------------------------------
+
+TABLE_COLUMNS = (
+    "green", "amber", "red_pending", "red_late", "cases_open", "overdue_amount",
+    "promises_today", "promises_due", "promises_kept", "promises_broken", "collected",
+    "payments", "visits_verified", "visits_off", "cure_base", "cured", "tramo1_base",
+    "tramo1_rolled", "balance_total", "balance_delinquent",
+)  # fmt: skip
+RATIO_LABELS = {
+    "delinquency": gettext_lazy("Delinquency ratio (%)"),
+    "contention": gettext_lazy("Contention (%)"),
+    "cure": gettext_lazy("Cure rate (%)"),
+    "promise_kept": gettext_lazy("Promise-kept rate (%)"),
+}
+
+
+def _day_param(request: HttpRequest) -> date | None:
+    try:
+        return date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
+    except ValueError:
+        return None
+
+
+def _dashboard_errors(view):
+    """The domain's refusals as pages: outside one's subtree is a 404, no dashboard
+    for the role a 403."""
+    from functools import wraps
+
+    from django.core.exceptions import PermissionDenied as Forbidden
+
+    from collections_field.exceptions import PermissionDenied
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except PermissionDenied as exc:
+            raise Forbidden(str(exc)) from exc
+        except NotFound as exc:
+            raise Http404(str(exc)) from exc
+
+    return wrapped
+
+
+def _value(row, name: str):
+    return row.lights[name] if name in row.lights else row.figures[name]
+
+
+@login_required
+@_dashboard_errors
+def dashboard_page(request: HttpRequest) -> HttpResponse:
+    """Tablero: the reader's unit (agency, zone or company), a row per child with its
+    semáforo and figures, the day's visits on a map; `?format=csv|xlsx` exports it."""
+    from collections_field.dashboards import FIGURE_LABELS, dashboard_for
+    from collections_field.exports import table_response
+
+    board = dashboard_for(
+        user=request.user, param=request.GET.get("unit"), business_date=_day_param(request)
+    )
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "xlsx"):
+        header = [_("Code"), _("Name")] + [str(FIGURE_LABELS[c]) for c in TABLE_COLUMNS]
+        header += [str(label) for label in RATIO_LABELS.values()]
+        lines = [
+            [r.unit.code, r.unit.name]
+            + [_value(r, c) for c in TABLE_COLUMNS]
+            + [r.ratios[k] for k in RATIO_LABELS]
+            for r in [*board.rows, board.total]
+        ]
+        day = board.business_date.isoformat() if board.business_date else "sin-fecha"
+        name = f"tablero-{board.unit.param.replace(':', '-')}-{day}"
+        return table_response(fmt, name, header, lines)
+    query = f"unit={board.unit.param}"
+    if board.business_date:
+        query += f"&date={board.business_date.isoformat()}"
+    return render(
+        request,
+        "collections_field/dashboard.html",
+        {
+            "board": board,
+            "query": query,
+            "ratio_labels": RATIO_LABELS,
+            "map_tiles": settings.SEMAFORO["MAP_TILES_URL"],
+            "visits_ok": sum(1 for v in board.visits if v["ok"]),
+        },
+    )
+
+
+@login_required
+@_dashboard_errors
+def dashboard_cases_page(request: HttpRequest) -> HttpResponse:
+    """The cases behind one figure of a dashboard (drill-down); exports all of them."""
+    from collections_field.dashboards import (
+        CASE_ROWS,
+        EXPORT_ROWS,
+        FIGURE_LABELS,
+        STATE_FIGURES,
+        case_row,
+        dashboard_cases,
+        dashboard_date,
+    )
+    from collections_field.exports import table_response
+
+    figure = request.GET.get("figure", "")
+    unit, day, cases = dashboard_cases(
+        user=request.user,
+        param=request.GET.get("unit"),
+        figure=figure,
+        business_date=_day_param(request),
+    )
+    fmt = request.GET.get("format")
+    columns = (
+        ("client_code", _("Client")), ("client_name", _("Name")), ("agency", _("Agency")),
+        ("officer", _("Officer")), ("action_code", _("Suggested action")),
+        ("tramo", _("Tramo")), ("status", _("Status")), ("days_past_due", _("Days past due")),
+        ("overdue_amount", _("Overdue amount (S/)")), ("promise_date", _("Promise date")),
+    )  # fmt: skip
+    if fmt in ("csv", "xlsx"):
+        rows = (case_row(c, day) for c in cases[:EXPORT_ROWS])
+        name = f"casos-{figure}-{unit.param.replace(':', '-')}-{day or 'sin-fecha'}"
+        return table_response(
+            fmt, name, [h for _k, h in columns], ([r[k] for k, _h in columns] for r in rows)
+        )
+    rows = [case_row(c, day) for c in cases[: CASE_ROWS + 1]]
+    query = f"unit={unit.param}&figure={figure}"
+    if day:
+        query += f"&date={day.isoformat()}"
+    return render(
+        request,
+        "collections_field/dashboard_cases.html",
+        {
+            "unit": unit,
+            "day": day,
+            "figure": figure,
+            "label": FIGURE_LABELS[figure],
+            "rows": rows[:CASE_ROWS],
+            "more": len(rows) > CASE_ROWS,
+            "shown_max": CASE_ROWS,
+            "query": query,
+            "as_of_now": figure in STATE_FIGURES and day is not None and day != dashboard_date(),
         },
     )

@@ -13,6 +13,8 @@ urlpatterns = [
     path("clients/", field_views.search_page, name="client-search"),
     path("today/", field_views.worklist_page, name="worklist"),
     path("escalations/", field_views.escalation_page, name="escalations"),
+    path("dashboard/", field_views.dashboard_page, name="dashboard"),
+    path("dashboard/cases/", field_views.dashboard_cases_page, name="dashboard-cases"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

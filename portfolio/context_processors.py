@@ -9,4 +9,5 @@ def navigation(request) -> dict:
     return {
         "nav_can_audit": role == Role.GERENTE,
         "nav_can_escalations": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
+        "nav_can_dashboard": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
     }

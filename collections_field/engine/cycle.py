@@ -21,6 +21,7 @@ from collections_field.engine.assignment import assign_cases
 from collections_field.engine.collection_address import follow_payments
 from collections_field.engine.escalation import escalation_counts
 from collections_field.engine.events import ALL_CLIENTS, Scope, derive_events
+from collections_field.engine.figures import compute_figures
 from collections_field.engine.lights import compute_lights
 from collections_field.engine.plan import plan_actions
 from collections_field.engine.selection import select_worklists
@@ -77,6 +78,7 @@ def _plan(ctx: CycleContext, scope: Scope) -> dict[str, int]:
 def _lights(ctx: CycleContext, scope: Scope) -> dict[str, int]:
     counts = compute_lights(business_date=ctx.business_date)
     counts.update(escalation_counts(business_date=ctx.business_date, version=ctx.version))
+    counts.update(compute_figures(business_date=ctx.business_date, version=ctx.version))
     return counts
 
 

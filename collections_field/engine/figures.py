@@ -1,0 +1,254 @@
+"""Step 7 of the night, the dashboards' part: the figures of a business date D per
+officer, agency, zone and the company (`DailyFigures`), beside the semáforo counts
+of `lights.py`. The pages read these rows; none counts the portfolio.
+
+Each figure, for D and M (the first day of D's month):
+
+- `cases_open`, `overdue_amount`: open cases (active or in phone collection) and
+  their overdue amount in PEN, as the engine last saw it.
+- `promises_today`: open cases whose current promise falls on D.
+- `promises_due`: payment promises (a result with a promise; one per client and
+  promise date) whose date fell in [M, D-1], i.e. those the month's cycles judged;
+  `promises_kept`: those for which the client paid (any payment of core banking
+  on its credits) from the moment the promise was made to the end of its date.
+  Promise-kept rate = kept / due. Attributed to the officer who took the promise.
+- `collected`, `payments`: payments taken in by D's cycle (`applied_on` = D), in
+  PEN at the strategy's `usd_rate`: what came in since the previous cycle.
+- `cure_base`: cases open at some moment of the month (open now, or closed on or
+  after M); `cured`: cases with a cure (event 70) applied in [M, D].
+  Cure rate = cured / cure_base.
+- `tramo1_base`: cases that were in tramo 1 at some moment of the month (in
+  tramo 1 now and open or closed since M, or moved out of tramo 1 in [M, D]);
+  `tramo1_rolled`: those moved from tramo 1 to tramo 2 or beyond in [M, D].
+  Contention = 1 - rolled / base.
+- `balance_total`, `balance_delinquent`: principal balance (PEN) of every credit
+  in D's snapshot, and of those more than `DELINQUENT_AFTER_DAYS` days past due
+  (SBS: a micro or small business credit is "vencido" after 30 days).
+  Delinquency ratio = delinquent / total. Agencies, zones and the company only.
+- `visits_verified`, `visits_off`: visits that happened on D, within the
+  configured radius of the address (GPS-verified) or not (off radius, or no GPS);
+  each result registered after the cycle adds itself (`figures_result_recorded`).
+
+Officer rows follow the case's officer (promises and visits: the result's officer);
+agency rows the client's agency. Set-based: a fixed number of statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection
+from django.db.models import F
+
+from collections_field.engine import sql
+from collections_field.models import DailyFigures, FieldResult, LightSummary
+from strategy.models import StrategyVersion
+
+DELINQUENT_AFTER_DAYS = 30
+COUNTS = (
+    "cases_open", "promises_today", "promises_due", "promises_kept", "payments",
+    "cure_base", "cured", "tramo1_base", "tramo1_rolled", "visits_verified", "visits_off",
+)  # fmt: skip
+AMOUNTS = ("overdue_amount", "collected", "balance_total", "balance_delinquent")
+FIGURES = COUNTS + AMOUNTS
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure as SQL: `body` (FROM … WHERE …, aliases `cl` for the client and
+    whatever `officer` and `case` name) counted or summed by `value`; the drill-down
+    pages list the `case` ids of the same body, so a figure and its cases agree."""
+
+    officer: str
+    body: str
+    value: str = "count(*)"
+    case: str = "c.id"
+    params: Callable[[date, date, StrategyVersion], list] = lambda day, month, version: []
+    drills: bool = True
+
+
+def _metrics(rate: str) -> dict[str, Metric]:
+    cases = "FROM collections_field_case c JOIN portfolio_client cl ON cl.id = c.client_id WHERE "
+    in_month = "(c.status <> 'closed' OR c.closed_on >= %s)"
+    # The month's moves of a case out of tramo 1 (the tramo of the codes left and reached).
+    moves = (
+        "FROM collections_field_casehistory h "
+        "JOIN strategy_suggestedaction sf ON sf.version_id = %s "
+        "AND sf.type = c.management_type AND sf.code = h.from_code "
+        "JOIN strategy_suggestedaction st ON st.version_id = %s "
+        "AND st.type = c.management_type AND st.code = h.to_code "
+        "WHERE h.case_id = c.id AND h.business_date >= %s AND h.business_date <= %s "
+        "AND sf.tramo = 1"
+    )
+    promises = (
+        "FROM (SELECT r.client_id, r.promise_date, min(r.occurred_at) AS made_at, "
+        "max(r.officer_id) AS officer_id FROM collections_field_fieldresult r "
+        "WHERE r.promise_date >= %s AND r.promise_date < %s "
+        "GROUP BY r.client_id, r.promise_date) p JOIN portfolio_client cl ON cl.id = p.client_id "
+        "LEFT JOIN collections_field_case c ON c.client_id = p.client_id WHERE "
+    )
+    kept = (
+        "EXISTS (SELECT 1 FROM portfolio_payment pay JOIN portfolio_credit pk "
+        "ON pk.id = pay.credit_id WHERE pk.client_id = p.client_id AND pay.paid_at >= p.made_at "
+        f"AND pay.paid_at < {sql.lima_midnight_after('p.promise_date')})"
+    )
+    usd = f"CASE WHEN k.currency = 'USD' THEN {rate} ELSE 1 END"
+    payments = (
+        "FROM portfolio_payment pay JOIN portfolio_credit k ON k.id = pay.credit_id "
+        "JOIN portfolio_client cl ON cl.id = k.client_id "
+        "LEFT JOIN collections_field_case c ON c.client_id = k.client_id WHERE pay.applied_on = %s"
+    )
+    positions = (
+        "FROM portfolio_creditposition p JOIN portfolio_credit k ON k.id = p.credit_id "
+        "JOIN portfolio_client cl ON cl.id = p.client_id "
+        "LEFT JOIN collections_field_case c ON c.client_id = p.client_id "
+        "WHERE p.business_date = %s"
+    )
+    visits = (
+        "FROM collections_field_fieldresult r JOIN portfolio_client cl ON cl.id = r.client_id "
+        "LEFT JOIN collections_field_case c ON c.client_id = r.client_id "
+        "WHERE r.channel = 'visit' AND r.occurred_at >= %s AND r.occurred_at < %s AND r.verified = "
+    )
+
+    def day_range(day, month, version):
+        return [sql.ts(sql.start_of(day)), sql.ts(sql.end_of(day))]
+
+    return {
+        "cases_open": Metric("c.officer_id", cases + "c.status <> 'closed'"),
+        "overdue_amount": Metric(
+            "c.officer_id", cases + "c.status <> 'closed'", value="sum(c.overdue_amount)"
+        ),
+        "promises_today": Metric(
+            "c.officer_id", cases + "c.status <> 'closed' AND c.promise_date = %s",
+            params=lambda day, month, version: [day],
+        ),
+        "promises_due": Metric(
+            "p.officer_id", promises + "1 = 1", params=lambda day, month, version: [month, day]
+        ),
+        "promises_kept": Metric(
+            "p.officer_id", promises + kept, params=lambda day, month, version: [month, day]
+        ),
+        # Not a stored figure: the drill-down of due minus kept.
+        "promises_broken": Metric(
+            "p.officer_id", promises + f"NOT {kept}",
+            params=lambda day, month, version: [month, day],
+        ),
+        "collected": Metric(
+            "c.officer_id", payments, value=f"sum(pay.amount * {usd})",
+            params=lambda day, month, version: [day],
+        ),
+        "payments": Metric("c.officer_id", payments, params=lambda day, month, version: [day]),
+        "cure_base": Metric(
+            "c.officer_id", cases + in_month, params=lambda day, month, version: [month]
+        ),
+        "cured": Metric(
+            "c.officer_id",
+            cases + "EXISTS (SELECT 1 FROM collections_field_casehistory h "
+            "WHERE h.case_id = c.id AND h.cause_kind = 'event' AND h.cause = '70' "
+            "AND h.business_date >= %s AND h.business_date <= %s)",
+            params=lambda day, month, version: [month, day],
+        ),
+        "tramo1_base": Metric(
+            "c.officer_id",
+            cases + f"((c.tramo = 1 AND {in_month}) OR EXISTS (SELECT 1 {moves}))",
+            params=lambda day, month, version: [month, version.pk, version.pk, month, day],
+        ),
+        "tramo1_rolled": Metric(
+            "c.officer_id", cases + f"EXISTS (SELECT 1 {moves} AND st.tramo >= 2)",
+            params=lambda day, month, version: [version.pk, version.pk, month, day],
+        ),
+        "balance_total": Metric(
+            "NULL", positions, value=f"sum(p.principal_balance * {usd})",
+            params=lambda day, month, version: [day], drills=False,
+        ),
+        "balance_delinquent": Metric(
+            "NULL", positions + " AND p.days_past_due > %s",
+            value=f"sum(p.principal_balance * {usd})",
+            params=lambda day, month, version: [day, DELINQUENT_AFTER_DAYS],
+        ),
+        "visits_verified": Metric("r.officer_id", visits + sql.true(), params=day_range),
+        "visits_off": Metric("r.officer_id", visits + sql.false(), params=day_range),
+    }  # fmt: skip
+
+
+def compute_figures(*, business_date: date, version: StrategyVersion) -> dict[str, int]:
+    """Rebuild D's `DailyFigures` rows (whole, like the lights: zones span agencies)."""
+    day, month = business_date, business_date.replace(day=1)
+    metrics = _metrics(str(version.usd_rate))  # a numeric literal: money stays exact
+    branches, params = [], []
+    for name in FIGURES:
+        m = metrics[name]
+        branches.append(
+            f"SELECT {m.officer}, cl.agency_id, '{name}', {m.value} {m.body} "
+            f"GROUP BY {m.officer}, cl.agency_id".replace("GROUP BY NULL, ", "GROUP BY ")
+        )
+        params += m.params(day, month, version)
+    table = "collections_field_dailyfigures"
+    columns = ", ".join(FIGURES)
+    sums = ", ".join(
+        f"coalesce(sum(CASE WHEN f.metric = '{name}' THEN f.value END), 0)" for name in FIGURES
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE business_date = %s", [day])
+        sql.create_temp(
+            cursor,
+            "engine_figures",
+            f"WITH u (officer_id, agency_id, metric, value) AS ({' UNION ALL '.join(branches)}) "
+            "SELECT u.officer_id, u.agency_id, ag.zone_id, u.metric, u.value FROM u "
+            "LEFT JOIN portfolio_agency ag ON ag.id = u.agency_id",
+            params,
+        )
+        insert = f"INSERT INTO {table} (business_date, level, key, {columns}) "
+        for level, column in (("officer", "officer_id"), ("agency", "agency_id"),
+                              ("zone", "zone_id")):  # fmt: skip
+            cursor.execute(
+                insert + f"SELECT %s, '{level}', f.{column}, {sums} FROM engine_figures f "
+                f"WHERE f.{column} IS NOT NULL GROUP BY f.{column}",
+                [day],
+            )
+        cursor.execute(insert + f"SELECT %s, 'company', 0, {sums} FROM engine_figures f", [day])
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE business_date = %s", [day])
+        rows = cursor.fetchone()[0]
+        sql.drop_temp(cursor, "engine_figures")
+    return {"figure_rows": rows}
+
+
+def figure_case_ids(
+    *, name: str, business_date: date, version: StrategyVersion, unit_sql: str, unit_params: list
+) -> tuple[str, list]:
+    """SQL (and its parameters) for the ids of the cases behind a figure of a unit:
+    the same body the night counted. `unit_sql` is a condition on `cl` and `officer`."""
+    metric = _metrics(str(version.usd_rate))[name]
+    day, month = business_date, business_date.replace(day=1)
+    condition = unit_sql.replace("{officer}", metric.officer)
+    return (
+        f"SELECT {metric.case} {metric.body} AND {metric.case} IS NOT NULL AND {condition}",
+        metric.params(day, month, version) + unit_params,
+    )
+
+
+def figures_result_recorded(*, result: FieldResult) -> None:
+    """A visit registered after its date's cycle counts at once on that date's rows."""
+    from portfolio.models import Agency
+
+    if result.channel != FieldResult.ChannelKind.VISIT:
+        return
+    day = result.occurred_at.astimezone(sql.LIMA).date()
+    if not DailyFigures.objects.filter(business_date=day).exists():
+        return  # the cycle of that date has not run: it will count the visit itself
+    keys = [(LightSummary.Level.COMPANY, 0)]
+    if result.officer_id is not None:
+        keys.append((LightSummary.Level.OFFICER, result.officer_id))
+    agency_id = result.client.agency_id
+    if agency_id is not None:
+        keys.append((LightSummary.Level.AGENCY, agency_id))
+        zone_id = Agency.objects.filter(pk=agency_id).values_list("zone_id", flat=True).first()
+        if zone_id is not None:
+            keys.append((LightSummary.Level.ZONE, zone_id))
+    field = "visits_verified" if result.verified else "visits_off"
+    for level, key in keys:
+        rows = DailyFigures.objects.filter(business_date=day, level=level, key=key)
+        if not rows.update(**{field: F(field) + 1}):
+            DailyFigures.objects.create(business_date=day, level=level, key=key, **{field: 1})
