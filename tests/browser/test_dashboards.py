@@ -1,0 +1,99 @@
+"""Each role's dashboard in real Chromium (Debian's, driven by Playwright): the
+jefe de agencia, the jefe zonal and the gerente sign in, land on their dashboard,
+see the semáforo per child and the day's visits on the map (verified and off
+radius apart), and a drill-down lists the cases. Screenshots go to tests/artifacts/
+(not committed)."""
+
+import pytest
+from django.utils import timezone
+
+from portfolio.services import organisation_load
+from strategy.services import strategy_load_default
+from tests.browser.test_asesor_day import ARTIFACTS, CHROMIUM
+from tests.collections_field.replay import Replay, overdue_row
+from tests.support import ORGANISATION, person
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="needs Debian's chromium (scripts/system-packages.sh)"
+    ),
+]
+PASSWORD = "clave-de-prueba-2026"
+
+
+@pytest.fixture
+def todays_work(transactional_db, tmp_path, monkeypatch):
+    """Today's cycle (Lima) with two visits: one at C1's door, one far from C9's."""
+    import collections_field.engine.selection as selection
+    import collections_field.services as services
+
+    monkeypatch.setattr(selection, "is_collection_day", lambda day: True)
+    monkeypatch.setattr(services, "is_collection_day", lambda day: True)
+    organisation_load(document=ORGANISATION)
+    strategy_load_default()
+    replay = Replay(tmp_path, first_day=timezone.localdate())
+    replay.snapshot(
+        1,
+        [
+            overdue_row("C1", "CR1", 12),
+            overdue_row("C9", "CR9", 25, lat="-11.9300", lon="-77.0500"),
+            overdue_row("C2", "CR2", 40, agency_code="AG02", lat="-16.4", lon="-71.54",
+                        origin_officer_code="AS002"),
+        ],
+    )  # fmt: skip
+    replay.cycle(1)
+    replay.result(1, "C1", "30", channel="visit", lat=-11.94012, lon=-77.06102)
+    replay.result(1, "C9", "30", channel="visit", lat=-11.9500, lon=-77.0700)
+    for username in ("jcastro", "mflores", "gerencia"):
+        user = person(username)
+        user.set_password(PASSWORD)
+        user.save()
+    return replay
+
+
+@pytest.fixture
+def browser(live_server):
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.mark.parametrize(
+    ("username", "rows"),
+    [("jcastro", ["AS001"]), ("mflores", ["AG01"]), ("gerencia", ["Z1", "Z2"])],
+)
+def test_each_role_opens_its_dashboard(todays_work, browser, live_server, username, rows):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="es-PE", timezone_id="America/Lima"
+    )
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/dashboard/")
+    assert "Tablero" in page.locator("h1").inner_text()
+    codes = page.locator("table.dashboard tbody tr td:first-child a").all_inner_texts()
+    assert [c for c in codes if c in rows] == rows
+    # The map drew the visits in scope: verified in green, off radius in red.
+    page.wait_for_selector("#visits-map .visit-icon")
+    assert page.locator("#visits-map .visit-ok").count() == 1
+    assert page.locator("#visits-map .visit-off").count() == 1
+    assert not [e for e in errors if "Content Security Policy" in e]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-{username}.png"), full_page=True)
+    page.locator("dl.figures a").nth(4).click()  # open cases, drilled down
+    page.wait_for_url("**/dashboard/cases/**")
+    assert page.locator("table.grid tbody tr").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-cases-{username}.png"), full_page=True)
+    context.close()
