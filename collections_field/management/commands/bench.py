@@ -206,6 +206,18 @@ class Command(BaseCommand):
         probes = [(f"asesor list ({busiest['n']} clients)", officer.user, f"/today/?date={day}")]
         if jefe is not None:
             probes.append(("jefe escalation inbox", jefe, f"/escalations/?date={day}"))
+            probes.append(("jefe de agencia dashboard", jefe, "/dashboard/"))
+        zonal = (
+            get_user_model()
+            .objects.filter(
+                staff_member__role=Role.JEFE_ZONAL, staff_member__zone=officer.agency.zone
+            )
+            .first()
+        )
+        gerente = get_user_model().objects.filter(staff_member__role=Role.GERENTE).first()
+        for title, person in (("jefe zonal dashboard", zonal), ("gerente dashboard", gerente)):
+            if person is not None:
+                probes.append((title, person, "/dashboard/"))
         probes.append(("asesor client page", officer.user, None))
         client_code = (
             WorklistEntry.objects.filter(business_date=day, officer=officer)
