@@ -86,6 +86,12 @@ def derive_events(
             else f"AND p.client_id IN (SELECT cl.id FROM portfolio_client cl "
             f"WHERE {scope.clients('cl')}) "
         )
+        today = sql.positions_table(cursor, day)
+        before = sql.positions_table(cursor, previous_snapshot)
+        if sql.is_postgres():
+            cursor.execute("SET LOCAL enable_hashagg = off")
+        # Only the clients the step looks at: those with an open case and those with
+        # something overdue today (who may open one). The others' figures are never read.
         sql.create_temp(
             cursor,
             "engine_client",
@@ -102,12 +108,18 @@ def derive_events(
             "AS paid, "
             "max(CASE WHEN pp.total_installments <> p.total_installments THEN 1 ELSE 0 END) "
             "AS rescheduled "
-            "FROM portfolio_creditposition p LEFT JOIN engine_usd u ON u.id = p.credit_id "
-            "LEFT JOIN portfolio_creditposition pp ON pp.credit_id = p.credit_id "
+            f"FROM {today} p LEFT JOIN engine_usd u ON u.id = p.credit_id "
+            f"LEFT JOIN {before} pp ON pp.credit_id = p.credit_id "
             "AND pp.business_date = %s "
-            f"WHERE p.business_date = %s {in_scope}GROUP BY p.client_id",
-            [rate, rate, day, previous_snapshot, day],
+            "WHERE p.business_date = %s AND p.client_id IN ("
+            "SELECT oc.client_id FROM collections_field_case oc WHERE oc.status <> 'closed' "
+            f"UNION ALL SELECT od.client_id FROM {today} od "
+            f"WHERE od.business_date = %s AND od.days_past_due > 0) {in_scope}"
+            "GROUP BY p.client_id",
+            [rate, rate, day, previous_snapshot, day, day],
         )
+        if sql.is_postgres():
+            cursor.execute("RESET enable_hashagg")
         cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
 
         counts.update(_open_cases(cursor, day, version))
@@ -117,8 +129,11 @@ def derive_events(
             f"(SELECT c.id FROM collections_field_case c WHERE {scope.cases('c')})",
             [day],
         )
+        # The day's items are gathered apart, in the order they are found, and written
+        # once with their order within the case (no second write of every row).
+        _create_items(cursor)
         insert = (
-            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
+            "INSERT INTO engine_event (business_date, case_id, kind, code, at, "
             "rank, seq, result_id, officer_code, promise_date, applied, detail) "
         )
         open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
@@ -274,34 +289,22 @@ def derive_events(
         cursor.execute(
             insert + f"SELECT %s, e.case_id, 'event', '60', "
             f"{sql.lima_midnight_after('e.promise_date')}, {RANK['60']}, 0, NULL, '', "
-            "e.promise_date, false, '' FROM collections_field_caseevent e "
+            "e.promise_date, false, '' FROM engine_event e "
             "WHERE e.business_date = %s AND e.kind = 'result' AND e.promise_date IS NOT NULL "
             "AND e.promise_date < %s",
             [day, day, day],
         )
+        # The order of each case's items: by time, then rank, then arrival.
+        cursor.execute(
+            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
+            "rank, seq, result_id, officer_code, promise_date, applied, detail, previous_dpd) "
+            "SELECT business_date, case_id, kind, code, at, rank, row_number() OVER ("
+            "PARTITION BY case_id ORDER BY at, rank, n), result_id, officer_code, promise_date, "
+            "applied, detail, previous_dpd FROM engine_event ORDER BY n"
+        )
+        counts["items"] = cursor.rowcount
         if sql.is_postgres():
             cursor.execute("ANALYZE collections_field_caseevent")
-        # The order of each case's items: by time, then rank, then arrival.
-        sql.create_temp(
-            cursor,
-            "engine_seq",
-            "SELECT e.id, row_number() OVER (PARTITION BY e.case_id "
-            "ORDER BY e.at, e.rank, e.id) AS seq FROM collections_field_caseevent e "
-            f"JOIN collections_field_case c ON c.id = e.case_id "
-            f"WHERE e.business_date = %s AND {scope.cases('c')}",
-            [day],
-        )
-        cursor.execute(
-            "UPDATE collections_field_caseevent AS e SET seq = s.seq FROM engine_seq s "
-            "WHERE s.id = e.id"
-        )
-        cursor.execute(
-            "SELECT count(*) FROM collections_field_caseevent e "
-            f"JOIN collections_field_case c ON c.id = e.case_id "
-            f"WHERE e.business_date = %s AND {scope.cases('c')}",
-            [day],
-        )
-        counts["items"] = cursor.fetchone()[0]
 
         # Taken in: later cycles will not see these again.
         cursor.execute(
@@ -318,9 +321,29 @@ def derive_events(
             [day, end],
         )
         sql.drop_temp(
-            cursor, "engine_client", "engine_usd", "engine_gone", "engine_open", "engine_seq"
+            cursor, "engine_client", "engine_usd", "engine_gone", "engine_open", "engine_event"
         )
     return counts
+
+
+def _create_items(cursor) -> None:
+    """The day's items before they are ordered; `n` numbers them as they arrive."""
+    columns = (
+        "business_date date, case_id bigint, kind varchar(10), code varchar(10), "
+        "at {at}, rank smallint, seq integer, result_id bigint, officer_code varchar(20), "
+        "promise_date date, applied boolean, detail varchar(200), previous_dpd integer"
+    )
+    if sql.is_postgres():
+        cursor.execute("DROP TABLE IF EXISTS engine_event")
+        cursor.execute(
+            "CREATE TEMP TABLE engine_event (n bigint GENERATED ALWAYS AS IDENTITY, "
+            f"{columns.format(at='timestamp with time zone')}) ON COMMIT DROP"
+        )
+    else:
+        cursor.execute("DROP TABLE IF EXISTS temp.engine_event")
+        cursor.execute(
+            f"CREATE TEMP TABLE engine_event (n integer PRIMARY KEY, {columns.format(at='text')})"
+        )
 
 
 def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
