@@ -86,6 +86,8 @@ def assign_cases(
             )
         _round_robin(cursor, month_start, "subzone_id")
         _round_robin(cursor, month_start, "agency_id")
+        if sql.is_postgres():
+            cursor.execute("ANALYZE engine_assign")  # its officers were chosen after it was made
 
         cursor.execute(
             "INSERT INTO collections_field_casehistory (case_id, business_date, at, seq, "

@@ -321,7 +321,13 @@ def derive_events(
             [day, end],
         )
         sql.drop_temp(
-            cursor, "engine_client", "engine_usd", "engine_gone", "engine_open", "engine_event"
+            cursor,
+            "engine_client",
+            "engine_usd",
+            "engine_gone",
+            "engine_open",
+            "engine_event",
+            "engine_lookup",
         )
     return counts
 
@@ -356,7 +362,8 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
     sql.create_temp(
         cursor,
         "engine_open",
-        "SELECT ec.client_id, ec.max_dpd, ec.exposure, ec.overdue_since, c.id AS case_id, "
+        "SELECT ec.client_id, ec.max_dpd, ec.exposure, ec.overdue, ec.overdue_since, "
+        "c.id AS case_id, "
         "c.classification AS kept_classification, c.action_code AS prev_code, "
         "(SELECT m.code FROM strategy_managementtype m WHERE m.version_id = %s AND "
         "(m.max_exposure IS NULL OR ec.exposure <= m.max_exposure) "
@@ -368,33 +375,60 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "WHERE ec.max_dpd > 0 AND (c.id IS NULL OR c.status = 'closed')",
         [v],
     )
-    cursor.execute(
-        "UPDATE engine_open SET tramo = (SELECT t.number FROM strategy_tramo t "
-        "WHERE t.version_id = %s AND t.type = engine_open.type "
-        "AND t.from_day <= engine_open.max_dpd "
-        "AND (t.to_day IS NULL OR engine_open.max_dpd <= t.to_day) ORDER BY t.number LIMIT 1)",
+    # Each lookup runs once per distinct key (a few hundred), not once per client:
+    # a small table of the answers, then one join.
+    sql.create_temp(
+        cursor,
+        "engine_lookup",
+        "SELECT d.type, d.max_dpd, (SELECT t.number FROM strategy_tramo t "
+        "WHERE t.version_id = %s AND t.type = d.type AND t.from_day <= d.max_dpd "
+        "AND (t.to_day IS NULL OR d.max_dpd <= t.to_day) ORDER BY t.number LIMIT 1) AS tramo "
+        "FROM (SELECT DISTINCT type, max_dpd FROM engine_open) d",
         [v],
     )
     cursor.execute(
-        "UPDATE engine_open SET classification = coalesce("
+        "UPDATE engine_open SET tramo = l.tramo FROM engine_lookup l "
+        "WHERE l.type = engine_open.type AND l.max_dpd = engine_open.max_dpd"
+    )
+    if sql.is_postgres():
+        cursor.execute("ANALYZE engine_open")  # its tramos were unknown when it was created
+    sql.create_temp(
+        cursor,
+        "engine_lookup",
+        "SELECT d.type, d.kept, d.max_dpd, coalesce("
         "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
-        "AND k.type = engine_open.type AND k.code = engine_open.kept_classification), "
+        "AND k.type = d.type AND k.code = d.kept), "
         "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
-        "AND k.type = engine_open.type AND k.campaign = false "
-        "AND (k.max_dpd IS NULL OR engine_open.max_dpd <= k.max_dpd) "
+        "AND k.type = d.type AND k.campaign = false "
+        "AND (k.max_dpd IS NULL OR d.max_dpd <= k.max_dpd) "
         "ORDER BY k.position LIMIT 1), "
         "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
-        "AND k.type = engine_open.type AND k.campaign = false ORDER BY k.position DESC LIMIT 1)) "
-        "WHERE tramo IS NOT NULL",
+        "AND k.type = d.type AND k.campaign = false ORDER BY k.position DESC LIMIT 1)) AS code "
+        "FROM (SELECT DISTINCT type, kept_classification AS kept, max_dpd FROM engine_open "
+        "WHERE tramo IS NOT NULL) d",
         [v, v, v],
     )
     cursor.execute(
-        "UPDATE engine_open SET action_code = (SELECT a.code FROM strategy_suggestedaction a "
-        "WHERE a.version_id = %s AND a.type = engine_open.type "
-        "AND a.classification = engine_open.classification AND a.visit = 1 "
-        "AND a.tramo <= engine_open.tramo ORDER BY a.tramo DESC, a.position LIMIT 1) "
-        "WHERE tramo IS NOT NULL",
+        "UPDATE engine_open SET classification = l.code FROM engine_lookup l "
+        "WHERE l.type = engine_open.type AND l.max_dpd = engine_open.max_dpd "
+        "AND coalesce(l.kept, '') = coalesce(engine_open.kept_classification, '')"
+    )  # (a type and days past due with a tramo: the rows with a tramo)
+    if sql.is_postgres():
+        cursor.execute("ANALYZE engine_open")
+    sql.create_temp(
+        cursor,
+        "engine_lookup",
+        "SELECT d.type, d.classification, d.tramo, (SELECT a.code FROM strategy_suggestedaction a "
+        "WHERE a.version_id = %s AND a.type = d.type AND a.classification = d.classification "
+        "AND a.visit = 1 AND a.tramo <= d.tramo ORDER BY a.tramo DESC, a.position LIMIT 1) "
+        "AS code FROM (SELECT DISTINCT type, classification, tramo FROM engine_open "
+        "WHERE tramo IS NOT NULL) d",
         [v],
+    )
+    cursor.execute(
+        "UPDATE engine_open SET action_code = l.code FROM engine_lookup l "
+        "WHERE l.type = engine_open.type "
+        "AND l.classification = engine_open.classification AND l.tramo = engine_open.tramo"
     )
     start = sql.ts(sql.start_of(day))
     cursor.execute(
@@ -403,7 +437,7 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "exposure, overdue_amount, overdue_since, opened_on, updated_for, "
         "collection_address_id) "
         "SELECT eo.client_id, eo.type, eo.classification, eo.action_code, a.tramo, 0, "
-        "'active', false, eo.exposure, 0, eo.overdue_since, %s, %s, "
+        "'active', false, eo.exposure, coalesce(eo.overdue, 0), eo.overdue_since, %s, %s, "
         "(SELECT ad.id FROM portfolio_address ad WHERE ad.client_id = eo.client_id "
         "AND ad.kind = 'home' AND ad.guarantor_id IS NULL) "
         "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "
