@@ -111,6 +111,8 @@ def assign_cases(
             "OR c.assigned_tramo IS DISTINCT FROM a.tramo "
             "OR c.external_agency_id IS DISTINCT FROM o.external_agency_id)"
         )
+        # A month's spread moves every case: fresh statistics for the next steps and nights.
+        sql.analyze_if_grown(cursor, "collections_field_case", cursor.rowcount)
         cursor.execute("SELECT count(*) FROM engine_assign WHERE new_officer IS NULL")
         unassigned = cursor.fetchone()[0]
         sql.drop_temp(

@@ -307,17 +307,25 @@ def derive_events(
             cursor.execute("ANALYZE collections_field_caseevent")
 
         # Taken in: later cycles will not see these again.
+        # (every result has a client and every payment a credit: no filter for all clients)
+        results_in_scope, payments_in_scope = (
+            ("", "")
+            if scope.agency_ids is None
+            else (
+                "AND r.client_id IN "
+                f"(SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')})",
+                "AND pay.credit_id IN (SELECT k.id FROM portfolio_credit k "
+                f"JOIN portfolio_client cl ON cl.id = k.client_id WHERE {scope.clients('cl')})",
+            )
+        )
         cursor.execute(
             "UPDATE collections_field_fieldresult AS r SET applied_on = %s "
-            "WHERE r.applied_on IS NULL AND r.occurred_at < %s AND r.client_id IN "
-            f"(SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')})",
+            f"WHERE r.applied_on IS NULL AND r.occurred_at < %s {results_in_scope}",
             [day, end],
         )
         cursor.execute(
             "UPDATE portfolio_payment AS pay SET applied_on = %s "
-            "WHERE pay.applied_on IS NULL AND pay.paid_at < %s AND pay.credit_id IN "
-            "(SELECT k.id FROM portfolio_credit k JOIN portfolio_client cl "
-            f"ON cl.id = k.client_id WHERE {scope.clients('cl')})",
+            f"WHERE pay.applied_on IS NULL AND pay.paid_at < %s {payments_in_scope}",
             [day, end],
         )
         sql.drop_temp(
