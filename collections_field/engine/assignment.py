@@ -38,7 +38,7 @@ def assign_cases(
         sql.create_temp(
             cursor,
             "engine_assign",
-            "SELECT c.id AS case_id, c.tramo, c.officer_id AS old_officer, "
+            "SELECT c.id AS case_id, c.client_id, c.tramo, c.officer_id AS old_officer, "
             "c.assigned_tramo, cl.agency_id, cl.code AS client_code, "
             "coalesce(ca.subzone_id, home.subzone_id, (SELECT z.id FROM portfolio_subzone z "
             " WHERE z.agency_id = cl.agency_id ORDER BY z.code LIMIT 1)) AS subzone_id, "
@@ -50,16 +50,24 @@ def assign_cases(
             f"WHERE {needing} AND {scope.cases('c')}",
         )
         if not month_start:
-            # The holder of the most delinquent credit, for a case never assigned.
+            # The holder of the most delinquent credit, for a case never assigned: the
+            # few such cases' credits first (OFFSET 0 keeps PostgreSQL from joining the
+            # coverage before them), then the first covering holder of each.
+            fence = " OFFSET 0" if sql.is_postgres() else ""
             cursor.execute(
-                "UPDATE engine_assign SET new_officer = (SELECT o.id FROM portfolio_credit k "
+                "UPDATE engine_assign AS a SET new_officer = pick.officer_id FROM ("
+                "SELECT h.case_id, h.officer_id FROM (SELECT x.case_id, x.officer_id, "
+                "row_number() OVER (PARTITION BY x.case_id "
+                "ORDER BY x.days_past_due DESC, x.overdue_amount DESC, x.code) AS rn FROM ("
+                "SELECT n.case_id, n.tramo, o.id AS officer_id, p.days_past_due, "
+                "p.overdue_amount, k.code FROM engine_assign n "
+                "JOIN portfolio_credit k ON k.client_id = n.client_id "
                 "JOIN portfolio_creditposition p ON p.credit_id = k.id AND p.business_date = %s "
-                "JOIN portfolio_officer o ON o.code = k.origin_officer_code AND o.active = true "
-                "JOIN engine_cover cv ON cv.officer_id = o.id AND cv.tramo = engine_assign.tramo "
-                "WHERE k.client_id = (SELECT client_id FROM collections_field_case "
-                " WHERE id = engine_assign.case_id) "
-                "ORDER BY p.days_past_due DESC, p.overdue_amount DESC, k.code LIMIT 1) "
-                "WHERE old_officer IS NULL AND assigned_tramo IS NULL",
+                "JOIN portfolio_officer o ON o.code = k.origin_officer_code "
+                f"WHERE n.old_officer IS NULL AND n.assigned_tramo IS NULL AND o.active = "
+                f"{sql.true()}{fence}) x WHERE EXISTS (SELECT 1 FROM engine_cover cv "
+                "WHERE cv.officer_id = x.officer_id AND cv.tramo = x.tramo)) h "
+                "WHERE h.rn = 1) pick WHERE pick.case_id = a.case_id",
                 [day],
             )
             # The current officer keeps a case whose subzone and tramo it covers.
@@ -69,8 +77,17 @@ def assign_cases(
                 "engine_assign.old_officer AND cv.subzone_id = engine_assign.subzone_id "
                 "AND cv.tramo = engine_assign.tramo)"
             )
+            # Each officer's open cases, the load the round-robin deals to first.
+            sql.create_temp(
+                cursor,
+                "engine_load",
+                "SELECT x.officer_id, count(*) AS load FROM collections_field_case x "
+                "WHERE x.status <> 'closed' AND x.officer_id IS NOT NULL GROUP BY x.officer_id",
+            )
         _round_robin(cursor, month_start, "subzone_id")
         _round_robin(cursor, month_start, "agency_id")
+        if sql.is_postgres():
+            cursor.execute("ANALYZE engine_assign")  # its officers were chosen after it was made
 
         cursor.execute(
             "INSERT INTO collections_field_casehistory (case_id, business_date, at, seq, "
@@ -94,10 +111,18 @@ def assign_cases(
             "OR c.assigned_tramo IS DISTINCT FROM a.tramo "
             "OR c.external_agency_id IS DISTINCT FROM o.external_agency_id)"
         )
+        # A month's spread moves every case: fresh statistics for the next steps and nights.
+        sql.analyze_if_grown(cursor, "collections_field_case", cursor.rowcount)
         cursor.execute("SELECT count(*) FROM engine_assign WHERE new_officer IS NULL")
         unassigned = cursor.fetchone()[0]
         sql.drop_temp(
-            cursor, "engine_cover", "engine_assign", "engine_cand", "engine_todo", "engine_pick"
+            cursor,
+            "engine_cover",
+            "engine_assign",
+            "engine_cand",
+            "engine_todo",
+            "engine_pick",
+            "engine_load",
         )
     return {"reassigned": reassigned, "unassigned": unassigned, "month_start": int(month_start)}
 
@@ -121,6 +146,8 @@ def _load_cover(cursor, scope: Scope) -> None:
     )
     if rows:
         cursor.executemany("INSERT INTO engine_cover VALUES (%s, %s, %s, %s)", rows)
+    if sql.is_postgres():
+        cursor.execute("ANALYZE engine_cover")  # created empty: the joins need its size
 
 
 def _officer_rows(officers):
@@ -134,20 +161,19 @@ def _officer_rows(officers):
 
 def _round_robin(cursor, month_start: bool, group: str) -> None:
     """Deal the still unassigned cases of each (group, tramo) over its coverers."""
-    load = (
-        "0"
+    load, loads = (
+        ("0", "")
         if month_start
-        else "(SELECT count(*) FROM collections_field_case x WHERE x.officer_id = cv.officer_id "
-        "AND x.status <> 'closed')"
+        else ("coalesce(ld.load, 0)", "LEFT JOIN engine_load ld ON ld.officer_id = g.officer_id ")
     )
     sql.create_temp(
         cursor,
         "engine_cand",
         f"SELECT g.{group} AS grp, g.tramo, g.officer_id, "
-        f"row_number() OVER (PARTITION BY g.{group}, g.tramo ORDER BY g.load, o.code) AS rn, "
+        f"row_number() OVER (PARTITION BY g.{group}, g.tramo ORDER BY {load}, o.code) AS rn, "
         f"count(*) OVER (PARTITION BY g.{group}, g.tramo) AS n "
-        f"FROM (SELECT DISTINCT cv.{group}, cv.tramo, cv.officer_id, {load} AS load "
-        "FROM engine_cover cv) g JOIN portfolio_officer o ON o.id = g.officer_id",
+        f"FROM (SELECT DISTINCT cv.{group}, cv.tramo, cv.officer_id FROM engine_cover cv) g "
+        f"JOIN portfolio_officer o ON o.id = g.officer_id {loads}",
     )
     sql.create_temp(
         cursor,

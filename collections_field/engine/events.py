@@ -86,6 +86,12 @@ def derive_events(
             else f"AND p.client_id IN (SELECT cl.id FROM portfolio_client cl "
             f"WHERE {scope.clients('cl')}) "
         )
+        today = sql.positions_table(cursor, day)
+        before = sql.positions_table(cursor, previous_snapshot)
+        if sql.is_postgres():
+            cursor.execute("SET LOCAL enable_hashagg = off")
+        # Only the clients the step looks at: those with an open case and those with
+        # something overdue today (who may open one). The others' figures are never read.
         sql.create_temp(
             cursor,
             "engine_client",
@@ -102,12 +108,18 @@ def derive_events(
             "AS paid, "
             "max(CASE WHEN pp.total_installments <> p.total_installments THEN 1 ELSE 0 END) "
             "AS rescheduled "
-            "FROM portfolio_creditposition p LEFT JOIN engine_usd u ON u.id = p.credit_id "
-            "LEFT JOIN portfolio_creditposition pp ON pp.credit_id = p.credit_id "
+            f"FROM {today} p LEFT JOIN engine_usd u ON u.id = p.credit_id "
+            f"LEFT JOIN {before} pp ON pp.credit_id = p.credit_id "
             "AND pp.business_date = %s "
-            f"WHERE p.business_date = %s {in_scope}GROUP BY p.client_id",
-            [rate, rate, day, previous_snapshot, day],
+            "WHERE p.business_date = %s AND p.client_id IN ("
+            "SELECT oc.client_id FROM collections_field_case oc WHERE oc.status <> 'closed' "
+            f"UNION ALL SELECT od.client_id FROM {today} od "
+            f"WHERE od.business_date = %s AND od.days_past_due > 0) {in_scope}"
+            "GROUP BY p.client_id",
+            [rate, rate, day, previous_snapshot, day, day],
         )
+        if sql.is_postgres():
+            cursor.execute("RESET enable_hashagg")
         cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
 
         counts.update(_open_cases(cursor, day, version))
@@ -117,8 +129,11 @@ def derive_events(
             f"(SELECT c.id FROM collections_field_case c WHERE {scope.cases('c')})",
             [day],
         )
+        # The day's items are gathered apart, in the order they are found, and written
+        # once with their order within the case (no second write of every row).
+        _create_items(cursor)
         insert = (
-            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
+            "INSERT INTO engine_event (business_date, case_id, kind, code, at, "
             "rank, seq, result_id, officer_code, promise_date, applied, detail) "
         )
         open_case = f"c.status <> 'closed' AND {scope.cases('c')}"
@@ -274,53 +289,75 @@ def derive_events(
         cursor.execute(
             insert + f"SELECT %s, e.case_id, 'event', '60', "
             f"{sql.lima_midnight_after('e.promise_date')}, {RANK['60']}, 0, NULL, '', "
-            "e.promise_date, false, '' FROM collections_field_caseevent e "
+            "e.promise_date, false, '' FROM engine_event e "
             "WHERE e.business_date = %s AND e.kind = 'result' AND e.promise_date IS NOT NULL "
             "AND e.promise_date < %s",
             [day, day, day],
         )
+        # The order of each case's items: by time, then rank, then arrival.
+        cursor.execute(
+            "INSERT INTO collections_field_caseevent (business_date, case_id, kind, code, at, "
+            "rank, seq, result_id, officer_code, promise_date, applied, detail, previous_dpd) "
+            "SELECT business_date, case_id, kind, code, at, rank, row_number() OVER ("
+            "PARTITION BY case_id ORDER BY at, rank, n), result_id, officer_code, promise_date, "
+            "applied, detail, previous_dpd FROM engine_event ORDER BY n"
+        )
+        counts["items"] = cursor.rowcount
         if sql.is_postgres():
             cursor.execute("ANALYZE collections_field_caseevent")
-        # The order of each case's items: by time, then rank, then arrival.
-        sql.create_temp(
-            cursor,
-            "engine_seq",
-            "SELECT e.id, row_number() OVER (PARTITION BY e.case_id "
-            "ORDER BY e.at, e.rank, e.id) AS seq FROM collections_field_caseevent e "
-            f"JOIN collections_field_case c ON c.id = e.case_id "
-            f"WHERE e.business_date = %s AND {scope.cases('c')}",
-            [day],
-        )
-        cursor.execute(
-            "UPDATE collections_field_caseevent AS e SET seq = s.seq FROM engine_seq s "
-            "WHERE s.id = e.id"
-        )
-        cursor.execute(
-            "SELECT count(*) FROM collections_field_caseevent e "
-            f"JOIN collections_field_case c ON c.id = e.case_id "
-            f"WHERE e.business_date = %s AND {scope.cases('c')}",
-            [day],
-        )
-        counts["items"] = cursor.fetchone()[0]
 
         # Taken in: later cycles will not see these again.
+        # (every result has a client and every payment a credit: no filter for all clients)
+        results_in_scope, payments_in_scope = (
+            ("", "")
+            if scope.agency_ids is None
+            else (
+                "AND r.client_id IN "
+                f"(SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')})",
+                "AND pay.credit_id IN (SELECT k.id FROM portfolio_credit k "
+                f"JOIN portfolio_client cl ON cl.id = k.client_id WHERE {scope.clients('cl')})",
+            )
+        )
         cursor.execute(
             "UPDATE collections_field_fieldresult AS r SET applied_on = %s "
-            "WHERE r.applied_on IS NULL AND r.occurred_at < %s AND r.client_id IN "
-            f"(SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')})",
+            f"WHERE r.applied_on IS NULL AND r.occurred_at < %s {results_in_scope}",
             [day, end],
         )
         cursor.execute(
             "UPDATE portfolio_payment AS pay SET applied_on = %s "
-            "WHERE pay.applied_on IS NULL AND pay.paid_at < %s AND pay.credit_id IN "
-            "(SELECT k.id FROM portfolio_credit k JOIN portfolio_client cl "
-            f"ON cl.id = k.client_id WHERE {scope.clients('cl')})",
+            f"WHERE pay.applied_on IS NULL AND pay.paid_at < %s {payments_in_scope}",
             [day, end],
         )
         sql.drop_temp(
-            cursor, "engine_client", "engine_usd", "engine_gone", "engine_open", "engine_seq"
+            cursor,
+            "engine_client",
+            "engine_usd",
+            "engine_gone",
+            "engine_open",
+            "engine_event",
+            "engine_lookup",
         )
     return counts
+
+
+def _create_items(cursor) -> None:
+    """The day's items before they are ordered; `n` numbers them as they arrive."""
+    columns = (
+        "business_date date, case_id bigint, kind varchar(10), code varchar(10), "
+        "at {at}, rank smallint, seq integer, result_id bigint, officer_code varchar(20), "
+        "promise_date date, applied boolean, detail varchar(200), previous_dpd integer"
+    )
+    if sql.is_postgres():
+        cursor.execute("DROP TABLE IF EXISTS engine_event")
+        cursor.execute(
+            "CREATE TEMP TABLE engine_event (n bigint GENERATED ALWAYS AS IDENTITY, "
+            f"{columns.format(at='timestamp with time zone')}) ON COMMIT DROP"
+        )
+    else:
+        cursor.execute("DROP TABLE IF EXISTS temp.engine_event")
+        cursor.execute(
+            f"CREATE TEMP TABLE engine_event (n integer PRIMARY KEY, {columns.format(at='text')})"
+        )
 
 
 def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
@@ -333,7 +370,8 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
     sql.create_temp(
         cursor,
         "engine_open",
-        "SELECT ec.client_id, ec.max_dpd, ec.exposure, ec.overdue_since, c.id AS case_id, "
+        "SELECT ec.client_id, ec.max_dpd, ec.exposure, ec.overdue, ec.overdue_since, "
+        "c.id AS case_id, "
         "c.classification AS kept_classification, c.action_code AS prev_code, "
         "(SELECT m.code FROM strategy_managementtype m WHERE m.version_id = %s AND "
         "(m.max_exposure IS NULL OR ec.exposure <= m.max_exposure) "
@@ -345,33 +383,60 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "WHERE ec.max_dpd > 0 AND (c.id IS NULL OR c.status = 'closed')",
         [v],
     )
-    cursor.execute(
-        "UPDATE engine_open SET tramo = (SELECT t.number FROM strategy_tramo t "
-        "WHERE t.version_id = %s AND t.type = engine_open.type "
-        "AND t.from_day <= engine_open.max_dpd "
-        "AND (t.to_day IS NULL OR engine_open.max_dpd <= t.to_day) ORDER BY t.number LIMIT 1)",
+    # Each lookup runs once per distinct key (a few hundred), not once per client:
+    # a small table of the answers, then one join.
+    sql.create_temp(
+        cursor,
+        "engine_lookup",
+        "SELECT d.type, d.max_dpd, (SELECT t.number FROM strategy_tramo t "
+        "WHERE t.version_id = %s AND t.type = d.type AND t.from_day <= d.max_dpd "
+        "AND (t.to_day IS NULL OR d.max_dpd <= t.to_day) ORDER BY t.number LIMIT 1) AS tramo "
+        "FROM (SELECT DISTINCT type, max_dpd FROM engine_open) d",
         [v],
     )
     cursor.execute(
-        "UPDATE engine_open SET classification = coalesce("
+        "UPDATE engine_open SET tramo = l.tramo FROM engine_lookup l "
+        "WHERE l.type = engine_open.type AND l.max_dpd = engine_open.max_dpd"
+    )
+    if sql.is_postgres():
+        cursor.execute("ANALYZE engine_open")  # its tramos were unknown when it was created
+    sql.create_temp(
+        cursor,
+        "engine_lookup",
+        "SELECT d.type, d.kept, d.max_dpd, coalesce("
         "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
-        "AND k.type = engine_open.type AND k.code = engine_open.kept_classification), "
+        "AND k.type = d.type AND k.code = d.kept), "
         "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
-        "AND k.type = engine_open.type AND k.campaign = false "
-        "AND (k.max_dpd IS NULL OR engine_open.max_dpd <= k.max_dpd) "
+        "AND k.type = d.type AND k.campaign = false "
+        "AND (k.max_dpd IS NULL OR d.max_dpd <= k.max_dpd) "
         "ORDER BY k.position LIMIT 1), "
         "(SELECT k.code FROM strategy_classification k WHERE k.version_id = %s "
-        "AND k.type = engine_open.type AND k.campaign = false ORDER BY k.position DESC LIMIT 1)) "
-        "WHERE tramo IS NOT NULL",
+        "AND k.type = d.type AND k.campaign = false ORDER BY k.position DESC LIMIT 1)) AS code "
+        "FROM (SELECT DISTINCT type, kept_classification AS kept, max_dpd FROM engine_open "
+        "WHERE tramo IS NOT NULL) d",
         [v, v, v],
     )
     cursor.execute(
-        "UPDATE engine_open SET action_code = (SELECT a.code FROM strategy_suggestedaction a "
-        "WHERE a.version_id = %s AND a.type = engine_open.type "
-        "AND a.classification = engine_open.classification AND a.visit = 1 "
-        "AND a.tramo <= engine_open.tramo ORDER BY a.tramo DESC, a.position LIMIT 1) "
-        "WHERE tramo IS NOT NULL",
+        "UPDATE engine_open SET classification = l.code FROM engine_lookup l "
+        "WHERE l.type = engine_open.type AND l.max_dpd = engine_open.max_dpd "
+        "AND coalesce(l.kept, '') = coalesce(engine_open.kept_classification, '')"
+    )  # (a type and days past due with a tramo: the rows with a tramo)
+    if sql.is_postgres():
+        cursor.execute("ANALYZE engine_open")
+    sql.create_temp(
+        cursor,
+        "engine_lookup",
+        "SELECT d.type, d.classification, d.tramo, (SELECT a.code FROM strategy_suggestedaction a "
+        "WHERE a.version_id = %s AND a.type = d.type AND a.classification = d.classification "
+        "AND a.visit = 1 AND a.tramo <= d.tramo ORDER BY a.tramo DESC, a.position LIMIT 1) "
+        "AS code FROM (SELECT DISTINCT type, classification, tramo FROM engine_open "
+        "WHERE tramo IS NOT NULL) d",
         [v],
+    )
+    cursor.execute(
+        "UPDATE engine_open SET action_code = l.code FROM engine_lookup l "
+        "WHERE l.type = engine_open.type "
+        "AND l.classification = engine_open.classification AND l.tramo = engine_open.tramo"
     )
     start = sql.ts(sql.start_of(day))
     cursor.execute(
@@ -380,7 +445,7 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         "exposure, overdue_amount, overdue_since, opened_on, updated_for, "
         "collection_address_id) "
         "SELECT eo.client_id, eo.type, eo.classification, eo.action_code, a.tramo, 0, "
-        "'active', false, eo.exposure, 0, eo.overdue_since, %s, %s, "
+        "'active', false, eo.exposure, coalesce(eo.overdue, 0), eo.overdue_since, %s, %s, "
         "(SELECT ad.id FROM portfolio_address ad WHERE ad.client_id = eo.client_id "
         "AND ad.kind = 'home' AND ad.guarantor_id IS NULL) "
         "FROM engine_open eo JOIN strategy_suggestedaction a ON a.version_id = %s "

@@ -88,6 +88,18 @@ def false() -> str:
     return "false" if is_postgres() else "0"
 
 
+def positions_table(cursor, day: date | None) -> str:
+    """The table holding a business date's positions. On PostgreSQL the day's own
+    partition when it exists: the planner then has its statistics (a partitioned
+    parent is never analysed, so its joins and groups are guessed) and the statement
+    reads it without pruning. Otherwise the table itself, filtered by date."""
+    if day is None or not is_postgres():
+        return "portfolio_creditposition"
+    name = f"portfolio_creditposition_d{day:%Y%m%d}"
+    cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+    return name if cursor.fetchone()[0] else "portfolio_creditposition"
+
+
 def create_temp(cursor, name: str, select_sql: str, params: Sequence = ()) -> None:
     """A temporary table for the current transaction (PostgreSQL drops it at commit)."""
     params = params or None  # no parameters: a literal % (modulo) stays as it is

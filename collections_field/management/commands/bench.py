@@ -41,8 +41,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--profile", type=float, default=0, help="print statements slower than this (s)"
         )
+        parser.add_argument(
+            "--stop-before-cycle",
+            type=int,
+            default=0,
+            help="leave the database just before night N's cycle (to experiment on it)",
+        )
 
     def handle(self, *args, credits: int, seed: int, date: date, profile: float, **options):
+        self.stop_before = options.get("stop_before_cycle") or 0
         if connection.vendor != "postgresql":
             raise CommandError("the bench needs PostgreSQL: set DATABASE_URL")
         if profile:
@@ -120,6 +127,8 @@ class Command(BaseCommand):
         with counting_statements() as counter:
             snapshot_import(source=path, business_date=day, file_name=path.name)
         self.note(f"day {n}: import_snapshot", time.monotonic() - started, counter.count)
+        if n == self.stop_before:
+            raise CommandError(f"stopped before night {n}'s cycle, as asked")
         started = time.monotonic()
         cycle_run(business_date=day)
         seconds = time.monotonic() - started
