@@ -16,5 +16,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("collections_field", "0003_result_address")]
+    dependencies = [("collections_field", "0006_dashboard_figures")]
     operations = [migrations.RunPython(forwards, backwards)]
