@@ -82,6 +82,8 @@ class OutgoingMessage(models.Model):
                 fields=["due_on"], condition=models.Q(status="queued"), name="message_queued"
             ),
             models.Index(fields=["case", "sent_at"], name="message_case_sent"),
+            # Replies and opt-outs find the clients a number was written to.
+            models.Index(fields=["address"], name="message_address"),
         ]
         verbose_name = _("outgoing message")
         verbose_name_plural = _("outgoing messages")

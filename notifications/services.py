@@ -30,7 +30,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -539,11 +539,17 @@ def is_opt_out(text: str) -> bool:
 
 
 def clients_with_phone(phone: str) -> list[Client]:
+    """The clients a number belongs to: those we have written to at it (the outbox
+    keeps E.164), and those whose phone is written in a usual way."""
     number = e164(phone)
     if not number:
         return []
-    candidates = Client.objects.filter(phone__endswith=number[-9:])
-    return [c for c in candidates if e164(c.phone) == number]
+    local = number.removeprefix("+51")
+    spaced = f"{local[:3]} {local[3:6]} {local[6:]}"
+    spellings = {number, number[1:], local, spaced, f"+51 {spaced}", f"+51 {local}"}
+    messaged = OutgoingMessage.objects.filter(address=number).values("case__client_id")
+    candidates = Client.objects.filter(Q(phone__in=spellings) | Q(pk__in=messaged))
+    return [c for c in candidates.order_by("pk") if e164(c.phone) == number]
 
 
 @transaction.atomic
