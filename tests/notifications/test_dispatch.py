@@ -206,3 +206,12 @@ def test_the_contact_cap_postpones(tmp_path, recording_gateway, settings):
     whatsapp = OutgoingMessage.objects.get(channel="whatsapp")
     assert (whatsapp.status, whatsapp.gate_reason) == ("queued", "contact_cap")
     assert len(recording_gateway.sent) == 1
+
+
+def test_messages_are_written_in_the_lenders_language(replay, settings, recording_gateway):
+    settings.SEMAFORO_DISPATCH = {**settings.SEMAFORO_DISPATCH, "LANGUAGE": "es-pe"}
+    dispatch(at=replay.at(1, 10))
+    assert message("C1").text == (
+        "Rosa, su crédito en la agencia Comas tiene un saldo vencido de S/ 150.00. Por "
+        "favor, realice su pago o comuníquese con su asesor. Si ya pagó, ignore este mensaje."
+    )
