@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from collections_field import apis as field_apis
+from notifications import apis as notification_apis
 from portfolio import apis as portfolio_apis
 from portfolio.exceptions import DomainError, NotFound, PermissionDenied, SnapshotError
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("worklists/", field_apis.WorklistApi.as_view(), name="api-worklists"),
     path("campaigns/", field_apis.CampaignApi.as_view(), name="api-campaigns"),
     path("campaigns/<str:code>/", field_apis.CampaignDetailApi.as_view(), name="api-campaign"),
+    path("messages/", notification_apis.MessageApi.as_view(), name="api-messages"),
 ]
 
 

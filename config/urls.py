@@ -21,6 +21,8 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
+    # Provider callbacks (signed by the provider; not part of the documented API).
+    path("webhooks/", include("notifications.urls")),
     # The contract is public; the data behind it is not.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     # Swagger UI from local static files; its script is a separate file (CSP: no inline).

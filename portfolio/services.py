@@ -22,6 +22,7 @@ from portfolio.models import (
     Address,
     Agency,
     ApiToken,
+    ChannelConsent,
     Client,
     Credit,
     ExternalAgency,
@@ -511,3 +512,17 @@ def client_contact_update(
         )
         changed.append("address")
     return changed
+
+
+@transaction.atomic
+def channel_opt_out(*, client: Client, channel: str, at: datetime) -> ChannelConsent:
+    """The client asked not to be contacted on a channel (Ley 29733): honoured at once,
+    by the dispatch gate, from the next message on. The first opt-out time is kept."""
+    consent, _created = ChannelConsent.objects.select_for_update().get_or_create(
+        client=client, channel=channel, defaults={"consent": False, "opted_out_at": at}
+    )
+    if consent.consent or consent.opted_out_at is None:
+        consent.consent = False
+        consent.opted_out_at = consent.opted_out_at or at
+        consent.save(update_fields=["consent", "opted_out_at"])
+    return consent

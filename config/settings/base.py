@@ -205,6 +205,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_field.tasks.send_escalation_digest_task",
         "schedule": crontab(hour=7, minute=0),
     },
+    # The automatic messages, every few minutes of the legal window (the gate decides;
+    # a run outside it only records the postponement).
+    "dispatch": {
+        "task": "notifications.tasks.dispatch_task",
+        "schedule": crontab(minute="*/5", hour="7-19", day_of_week="mon-fri"),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -269,3 +275,34 @@ SEMAFORO = {
 if SEMAFORO["MAP_TILES_URL"]:
     _tiles = urlsplit(SEMAFORO["MAP_TILES_URL"].replace("{s}", "a"))
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_tiles.scheme}://{_tiles.netloc}")
+
+# --- Automatic dispatch (notifications): gateways per channel, the legal gate's cap.
+SEMAFORO_DISPATCH = {
+    # A channel (sms, whatsapp, ivr, email) or "default" → a gateway class.
+    "GATEWAYS": {
+        "default": "notifications.gateways.ConsoleGateway",
+        "sms": env("SEMAFORO_SMS_GATEWAY", "") or "",
+    },
+    # The console gateway appends every message here too (a spool; empty: nowhere).
+    "CONSOLE_FILE": env("SEMAFORO_CONSOLE_OUTBOX", "") or "",
+    # Contacts per case in a rolling number of days (Indecopi; default 7 in 7).
+    "CONTACT_CAP": int(env("SEMAFORO_CONTACT_CAP", "7") or 7),
+    "CONTACT_CAP_DAYS": int(env("SEMAFORO_CONTACT_CAP_DAYS", "7") or 7),
+    # A message the provider certainly did not take is tried again up to this many times.
+    "MAX_ATTEMPTS": 3,
+    # The language messages are written in (the lender's, whoever runs dispatch).
+    "LANGUAGE": env("SEMAFORO_MESSAGE_LANGUAGE", "es-pe") or "es-pe",
+    # This site as the providers reach it (status callbacks; webhook signatures).
+    "PUBLIC_URL": env("SEMAFORO_PUBLIC_URL", "") or "",
+    "TWILIO": {
+        "ACCOUNT_SID": env("TWILIO_ACCOUNT_SID", "") or "",
+        "AUTH_TOKEN": env("TWILIO_AUTH_TOKEN", "") or "",
+        # The secret of a webhook SharedKey, when Twilio signs with one instead.
+        "WEBHOOK_SHARED_KEY": env("TWILIO_WEBHOOK_SHARED_KEY", "") or "",
+        "FROM": env("TWILIO_FROM", "") or "",
+        "MESSAGING_SERVICE_SID": env("TWILIO_MESSAGING_SERVICE_SID", "") or "",
+        # Another API host (a regional edge, a test double); empty: api.twilio.com.
+        "API_BASE_URL": env("TWILIO_API_BASE_URL", "") or "",
+        "TIMEOUT": 10,
+    },
+}

@@ -9,3 +9,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Messages in the language the assertions read.
+SEMAFORO_DISPATCH = {**SEMAFORO_DISPATCH, "LANGUAGE": "en"}  # noqa: F405

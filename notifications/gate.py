@@ -1,0 +1,123 @@
+"""The legal gate (Ley 29571 art. 61–62, Ley 29733): may this message go at this instant?
+
+Rules decided here (DOMAIN.md 5 "Collecting within the law"):
+
+- **Hours and days**, the same window as visits and calls: Monday to Friday,
+  07:00 ≤ t < 20:00 America/Lima, on a collection day (`is_collection_day`: no
+  national holiday, no lender-defined non-working day). Outside it the message is
+  *postponed* (`weekend`, `holiday`, `quiet_hours`) and tried again by a later run.
+- **Validity**: a message handed to a provider carries `valid_until` = 20:00 Lima of
+  that day; the provider is told to drop it after then (Twilio `ValidityPeriod`), and
+  a claimed message whose instant has passed it is put back unsent.
+- **Blocked for good**: the case was cured or closed (`cured`), a payment of the
+  client was registered that Lima day before the instant (`paid`: payments reach the
+  gate at once, without waiting for a cycle), the client opted out of the channel or
+  withdrew its consent (`opt_out`), there is no phone or e-mail to send to
+  (`no_address`), or its planned action is no longer waiting (`action_closed`: the
+  cycle cancelled it or it was done by other means).
+- **Expired**: the action's window closed (its last date passed) before it could go.
+- **Contact cap**: at most `CONTACT_CAP` contacts per case in the `CONTACT_CAP_DAYS`×24
+  hours before the instant (default 7 in 7 days). A contact is a message handed to a
+  provider or a registered visit or call; over the cap the message is *postponed*
+  (`contact_cap`) and may go when older contacts leave the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+
+from collections_field.engine.sql import LIMA
+from collections_field.models import CaseStatus, FieldResult, PlannedAction
+from portfolio.models import ChannelConsent, Payment
+from portfolio.selectors import COLLECTION_FROM, COLLECTION_TO, is_collection_day
+
+POSTPONED, BLOCKED, EXPIRED = "postponed", "blocked", "expired"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`verdict`: None (it may go), `postponed`, `blocked` or `expired`."""
+
+    verdict: str | None
+    reason: str = ""
+
+
+ALLOWED = Decision(None)
+
+
+def lima_day(at: datetime) -> date:
+    return at.astimezone(LIMA).date()
+
+
+def closing_time(day: date) -> datetime:
+    """20:00 Lima of a day: nothing is delivered after it."""
+    return datetime.combine(day, COLLECTION_TO, tzinfo=LIMA)
+
+
+def time_gate(at: datetime) -> Decision:
+    """The part of the gate that depends only on the instant (one answer per run)."""
+    local = at.astimezone(LIMA)
+    if local.weekday() >= 5:
+        return Decision(POSTPONED, "weekend")
+    if not is_collection_day(local.date()):
+        return Decision(POSTPONED, "holiday")
+    if not (COLLECTION_FROM <= local.time() < COLLECTION_TO):
+        return Decision(POSTPONED, "quiet_hours")
+    return ALLOWED
+
+
+def cap_settings() -> tuple[int, int]:
+    conf = settings.SEMAFORO_DISPATCH
+    return int(conf["CONTACT_CAP"]), int(conf["CONTACT_CAP_DAYS"])
+
+
+def message_gate(message, at: datetime) -> Decision:
+    """The whole gate for one message at one instant (`message` is an OutgoingMessage
+    with its case, client and action loaded)."""
+    day = lima_day(at)
+    case = message.case
+    client = case.client
+    if message.action.status != PlannedAction.Status.QUEUED:
+        return Decision(BLOCKED, "action_closed")
+    if message.last_day < day:
+        return Decision(EXPIRED, "window_passed")
+    if case.status == CaseStatus.CLOSED:
+        return Decision(BLOCKED, "cured")
+    start_of_day = datetime.combine(day, time(0), tzinfo=LIMA)
+    if Payment.objects.filter(
+        credit__client_id=client.pk, paid_at__gte=start_of_day, paid_at__lte=at
+    ).exists():
+        return Decision(BLOCKED, "paid")
+    if (
+        ChannelConsent.objects.filter(client_id=client.pk, channel=message.channel)
+        .filter(Q(consent=False) | Q(opted_out_at__isnull=False))
+        .exists()
+    ):
+        return Decision(BLOCKED, "opt_out")
+    if not message.address:
+        return Decision(BLOCKED, "no_address")
+    timing = time_gate(at)
+    if timing.verdict:
+        return timing
+    cap, days = cap_settings()
+    since = at - timedelta(days=days)
+    contacts = (
+        type(message)
+        .objects.filter(case_id=case.pk, sent_at__gt=since, sent_at__lte=at)
+        .exclude(pk=message.pk)
+        .count()
+    )
+    if contacts < cap:
+        contacts += FieldResult.objects.filter(
+            client_id=client.pk,
+            channel__in=[FieldResult.ChannelKind.VISIT, FieldResult.ChannelKind.CALL],
+            occurred_at__gt=since,
+            occurred_at__lte=at,
+        ).count()
+    if contacts >= cap:
+        return Decision(POSTPONED, "contact_cap")
+    return ALLOWED

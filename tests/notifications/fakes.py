@@ -1,0 +1,92 @@
+"""Test doubles: a recording gateway, and a fake Twilio REST server on localhost."""
+
+import base64
+import itertools
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+from notifications.gateways import GatewayError, Outgoing, Sent
+
+
+class RecordingGateway:
+    """Takes every message (status `sent`, a provider id per message) and remembers it."""
+
+    name = "recording"
+    sent: list[Outgoing] = []
+    fail_with: GatewayError | None = None
+
+    def send(self, message: Outgoing) -> Sent:
+        if RecordingGateway.fail_with is not None:
+            raise RecordingGateway.fail_with
+        RecordingGateway.sent.append(message)
+        return Sent(provider_id=f"REC{message.id}", status="sent")
+
+
+class FakeTwilio:
+    """Answers `POST /2010-04-01/Accounts/{sid}/Messages.json` as Twilio does, after
+    checking the basic auth; `errors` is a queue of (HTTP status, Twilio code) answers
+    to give before the next successes."""
+
+    def __init__(self, account_sid: str, auth_token: str):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.requests: list[dict[str, str]] = []
+        self.errors: list[tuple[int, int]] = []
+        self.ids = (f"SM{n:032d}" for n in itertools.count(1))
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                expected = f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+                auth = self.headers.get("Authorization", "")
+                credentials = f"{fake.account_sid}:{fake.auth_token}".encode()
+                if auth != "Basic " + base64.b64encode(credentials).decode():
+                    return self.answer(401, {"code": 20003, "message": "Authenticate"})
+                if self.path != expected:
+                    return self.answer(404, {"code": 20404, "message": "Not found"})
+                length = int(self.headers.get("Content-Length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                fake.requests.append(form)
+                if fake.errors:
+                    status, code = fake.errors.pop(0)
+                    return self.answer(status, {"code": code, "message": "error", "status": status})
+                sid = next(fake.ids)
+                return self.answer(
+                    201,
+                    {
+                        "sid": sid,
+                        "account_sid": fake.account_sid,
+                        "to": form.get("To"),
+                        "from": form.get("From"),
+                        "body": form.get("Body"),
+                        "status": "queued",
+                        "num_segments": "1",
+                        "direction": "outbound-api",
+                        "uri": f"{expected[:-5]}/{sid}.json",
+                    },
+                )
+
+            def answer(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
