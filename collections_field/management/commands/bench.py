@@ -9,6 +9,7 @@ and credits leaving, as a real night does.
 from __future__ import annotations
 
 import csv
+import json
 import random
 import resource
 import time
@@ -82,6 +83,7 @@ class Command(BaseCommand):
         self.field_day(day2, seed=seed)
         self.night(2, second, day2)
         self.pages(day2)
+        self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
@@ -248,6 +250,105 @@ class Command(BaseCommand):
             timings.sort()
             median, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95) - 1]
             self.note(f"page: {name} p95 (median {median:.0f} ms)", p95 / 1000, len(queries))
+
+    def api(self, day: date, *, third: Path, second: Path) -> None:
+        """Core banking's side: the next day's 1M-row snapshot posted to a real server
+        (gunicorn, one worker) whose peak memory is read from /proc, then the latency
+        of `GET cases/{code}/` and `POST results/` over 500 requests each."""
+        import http.client
+        import os
+        import socket
+        import subprocess
+        import sys
+
+        from portfolio.services import token_issue
+
+        advance_snapshot(second, third, seed=99)
+        token = token_issue(
+            name="bench-core", scopes=["snapshots:write", "cases:read", "results:write"]
+        ).raw
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local",
+               "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING",
+               "SEMAFORO_API_RATE": "100000/min"}  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "1", "-b",
+             f"127.0.0.1:{port}", "--timeout", "600", "--log-level", "warning"],
+            cwd=settings.BASE_DIR, env=env,
+        )  # fmt: skip
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            worker = self._gunicorn_worker(server.pid)
+            headers = {"Authorization": f"Bearer {token}", "Host": "127.0.0.1"}
+            started = time.monotonic()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            with third.open("rb") as body:
+                conn.request(
+                    "POST", f"/api/v1/snapshots/?date={day + timedelta(days=1)}", body=body,
+                    headers={**headers, "Content-Type": "text/csv",
+                             "Content-Length": str(third.stat().st_size)},
+                )  # fmt: skip
+                answer = conn.getresponse()
+                answer.read()
+            seconds = time.monotonic() - started
+            peak = self._peak_mib(worker)
+            self.note(f"API: POST day-3 snapshot ({answer.status}), server peak {peak:.0f} MiB",
+                      seconds)  # fmt: skip
+            codes = list(
+                Case.objects.exclude(status="closed").values_list("client__code", flat=True)[:500]
+            )
+            officers = dict(
+                Case.objects.filter(client__code__in=codes).values_list(
+                    "client__code", "officer__code"
+                )
+            )
+            for name, make in (
+                ("GET cases/{code}/", lambda code: ("GET", f"/api/v1/cases/{code}/", None)),
+                ("POST results/", lambda code: ("POST", "/api/v1/results/", json.dumps({
+                    "uuid": str(uuid.uuid4()), "client_code": code, "result_code": "30",
+                    "occurred_at": f"{day + timedelta(days=1)}T11:00:00-05:00",
+                    "officer_code": officers.get(code) or "", "channel": "call"}))),
+            ):  # fmt: skip
+                timings = []
+                for code in codes:
+                    method, url, payload = make(code)
+                    begun = time.perf_counter()
+                    json_headers = {**headers, "Content-Type": "application/json"}
+                    conn.request(method, url, body=payload, headers=json_headers)
+                    reply = conn.getresponse()
+                    reply.read()
+                    timings.append((time.perf_counter() - begun) * 1000)
+                    assert reply.status in (200, 201), (url, reply.status)
+                timings.sort()
+                median, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95) - 1]
+                self.note(f"API: {name} p95 (median {median:.0f} ms)", p95 / 1000)
+            conn.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    @staticmethod
+    def _gunicorn_worker(master: int) -> int:
+        for _ in range(50):
+            children = Path(f"/proc/{master}/task/{master}/children")
+            if children.exists() and children.read_text().split():
+                return int(children.read_text().split()[0])
+            time.sleep(0.2)
+        return master
+
+    @staticmethod
+    def _peak_mib(pid: int) -> float:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
     def backend_peak_mib(self) -> float:
         with connection.cursor() as cursor:
