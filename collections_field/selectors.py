@@ -386,18 +386,19 @@ def campaign_report(*, user: AbstractBaseUser, code: str) -> CampaignReport:
 def _credits_of(client_id: int) -> list[dict[str, Any]]:
     """The client's credits in the portfolio, with their latest position."""
     from portfolio.models import Credit, CreditPosition
+    from portfolio.selectors import latest_business_date
 
-    day = (
-        CreditPosition.objects.filter(client_id=client_id)
-        .order_by("-business_date")
-        .values_list("business_date", flat=True)
-        .first()
+    # Positions are found by their primary key (date, credit): the table has no
+    # client index, and one would cost every night's import more than it saves.
+    credits = list(
+        Credit.objects.filter(client_id=client_id, left_on__isnull=True).order_by("code")
     )
     positions = {
         p.credit_id: p
-        for p in CreditPosition.objects.filter(business_date=day, client_id=client_id)
+        for p in CreditPosition.objects.filter(
+            business_date=latest_business_date(), credit_id__in=[c.id for c in credits]
+        )
     }
-    credits = Credit.objects.filter(client_id=client_id, left_on__isnull=True).order_by("code")
     rows = []
     for credit in credits:
         position = positions.get(credit.id)
