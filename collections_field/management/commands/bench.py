@@ -247,8 +247,7 @@ class Command(BaseCommand):
                     answer = browser.get(url)
                 timings.append((time.perf_counter() - started) * 1000)
                 assert answer.status_code == 200, (url, answer.status_code)
-            timings.sort()
-            median, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95) - 1]
+            median, p95 = median_and_p95(timings)
             self.note(f"page: {name} p95 (median {median:.0f} ms)", p95 / 1000, len(queries))
 
     def api(self, day: date, *, third: Path, second: Path) -> None:
@@ -326,8 +325,7 @@ class Command(BaseCommand):
                     reply.read()
                     timings.append((time.perf_counter() - begun) * 1000)
                     assert reply.status in (200, 201), (url, reply.status)
-                timings.sort()
-                median, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95) - 1]
+                median, p95 = median_and_p95(timings)
                 self.note(f"API: {name} p95 (median {median:.0f} ms)", p95 / 1000)
             conn.close()
         finally:
@@ -377,6 +375,11 @@ class SlowStatements:
             seconds = time.monotonic() - started
             if seconds >= self.threshold:
                 self.out.write(f"      {seconds:6.2f} s  {' '.join(sql.split())[:150]}")
+
+
+def median_and_p95(timings: list[float]) -> tuple[float, float]:
+    ordered = sorted(timings)
+    return ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.95) - 1]
 
 
 def advance_snapshot(source: Path, target: Path, *, seed: int) -> None:
