@@ -23,6 +23,7 @@ from strategy.yaml_io import flow, flow_row, scalar
 
 # The events the engine raises (DOMAIN.md 3); a strategy may map only these.
 KNOWN_EVENTS = ("60", "70", "80", "90", "PG", "LQ", "CA", "TR")
+RESCHEDULING_EVENT = "80"  # Reprogramación: a credit refinanced or rescheduled
 CHANNELS = ("sms", "whatsapp", "ivr", "email", "letter", "call", "visit", "refinancing_offer")
 # CR Gestión: the system sends these; the asesor does the rest.
 AUTOMATIC_CHANNELS = frozenset({"sms", "whatsapp", "ivr", "email", "letter"})
