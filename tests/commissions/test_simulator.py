@@ -197,3 +197,30 @@ def test_the_client_page_links_the_simulator(refi):
     browser.force_login(person("rquispe"))
     page = browser.get("/cases/C1/").content.decode()
     assert 'href="/cases/C1/refinancing/"' in page
+
+
+def test_the_schedule_prints_as_a_pdf_to_sign(refi):
+    """A real WeasyPrint PDF: the figures, every row and the signature lines."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    browser = Client()
+    browser.force_login(person("rquispe"))
+    answer = browser.get(
+        "/cases/C5/refinancing/schedule.pdf?credit_code=CR5&product=REF2&term_months=12"
+        "&down_payment=1200.00&first_due_date=2026-12-31"
+    )
+    assert answer["Content-Type"] == "application/pdf"
+    text = PdfReader(BytesIO(answer.content)).pages[0].extract_text()
+    assert "Pedro Huamán · document 40999888 · client C5 · credit CR5" in text
+    assert "New principal S/ 6,880.00" in text
+    assert "1 31/12/2026 59 S/ 704.45 S/ 390.05 S/ 314.40 S/ 6,565.60" in text
+    assert "12 30/11/2027 30 S/ 704.47 S/ 19.48 S/ 684.99 S/ 0.00" in text
+    assert "The client's signature" in text
+    # Outside the product: no PDF.
+    bad = browser.get(
+        "/cases/C5/refinancing/schedule.pdf?credit_code=CR5&product=REF2&term_months=99"
+        "&down_payment=1200.00&first_due_date=2026-12-31"
+    )
+    assert bad.status_code == 404
