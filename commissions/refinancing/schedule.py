@@ -20,14 +20,16 @@ Pure functions over `Decimal` and `date`: no database, no floats.
 
 Where the rounding happens, and only there: the installment, each row's interest
 (hence its principal and balance), and the TCEA (to 0.0001, i.e. a percentage with
-two decimals). The non-integer powers are computed as exp(ln(1 + rate) × t/360) in
-`Decimal` at 34 significant digits (`PRECISION`), so no float is ever involved and
-the intermediate error is far below a cent.
+two decimals). The powers are computed in `Decimal` at 34 significant digits
+(`PRECISION`): the daily factor (1 + rate)^(1/360) = exp(ln(1 + rate)/360) once per
+rate, then its whole-day integer powers. No float is ever involved and the
+intermediate error is far below a cent.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -36,6 +38,7 @@ CENT = Decimal("0.01")
 RATE_STEP = Decimal("0.0001")  # TCEA and TEA: a percentage with two decimals
 PRECISION = 34
 YEAR_DAYS = Decimal(360)
+STOP = Decimal("1e-15")  # Newton's last step: far below the TCEA's 0.0001
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -56,11 +59,19 @@ def due_dates(first_due: date, count: int) -> list[date]:
     return [add_months(first_due, k, first_due.day) for k in range(count)]
 
 
-def _power(rate: Decimal, days: int | Decimal) -> Decimal:
-    """(1 + rate)^(days/360), at PRECISION digits."""
+def _growth(rate: Decimal) -> Callable[[int], Decimal]:
+    """days -> (1 + rate)^(days/360) at PRECISION digits: the daily factor
+    z = exp(ln(1 + rate) / 360) once, then z^days (days are whole: an exact integer power)."""
     with localcontext() as ctx:
         ctx.prec = PRECISION
-        return ((1 + rate).ln() * Decimal(days) / YEAR_DAYS).exp()
+        daily = ((1 + rate).ln() / YEAR_DAYS).exp()
+
+    def power(days: int) -> Decimal:
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            return daily**days
+
+    return power
 
 
 @dataclass(frozen=True)
@@ -77,9 +88,10 @@ class Row:
 def level_installment(
     *, principal: Decimal, tea: Decimal, start: date, dates: list[date]
 ) -> Decimal:
+    power = _growth(tea)
     with localcontext() as ctx:
         ctx.prec = PRECISION
-        discount = sum((1 / _power(tea, (due - start).days) for due in dates), Decimal(0))
+        discount = sum((1 / power((due - start).days) for due in dates), Decimal(0))
         return cents(principal / discount)
 
 
@@ -88,13 +100,14 @@ def build_schedule(
 ) -> list[Row]:
     """The whole schedule; the last row absorbs the rounding and leaves a zero balance."""
     installment = level_installment(principal=principal, tea=tea, start=start, dates=dates)
+    power = _growth(tea)
     rows: list[Row] = []
     balance, previous = principal, start
     for n, due in enumerate(dates, start=1):
         days = (due - previous).days
         with localcontext() as ctx:
             ctx.prec = PRECISION
-            interest = cents(balance * (_power(tea, days) - 1))
+            interest = cents(balance * (power(days) - 1))
         if n == len(dates):
             paid_principal, pay = balance, balance + interest
         else:
@@ -105,25 +118,32 @@ def build_schedule(
     return rows
 
 
-def annual_rate_of(*, received: Decimal, start: date, flows: list[tuple[date, Decimal]]) -> Decimal:
-    """The annual effective rate r with Σ amount × (1 + r)^(-days/360) = received
-    (Newton's method from 10 %), rounded to 0.0001. Used for the TCEA."""
+def annual_rate_of(
+    *,
+    received: Decimal,
+    start: date,
+    flows: list[tuple[date, Decimal]],
+    guess: Decimal | None = None,
+) -> Decimal:
+    """The annual effective rate r with Σ amount × (1 + r)^(-days/360) = received,
+    by Newton's method from `guess` (the TEA is close), rounded to 0.0001. The TCEA."""
     with localcontext() as ctx:
         ctx.prec = PRECISION
-        times = [(Decimal((due - start).days) / YEAR_DAYS, amount) for due, amount in flows]
-        rate = Decimal("0.1")
+        days = [((due - start).days, amount) for due, amount in flows]
+        rate = guess if guess is not None else Decimal("0.1")
         for _ in range(100):
-            log = (1 + rate).ln()
+            # (1 + r)^(-t/360) = y^t with the daily discount y = (1 + r)^(-1/360).
+            daily = (-(1 + rate).ln() / YEAR_DAYS).exp()
             value = -received
             slope = Decimal(0)
-            for t, amount in times:
-                discounted = amount * (-t * log).exp()
+            for t, amount in days:
+                discounted = amount * daily**t
                 value += discounted
-                slope -= t * discounted / (1 + rate)
-            step = value / slope
+                slope -= t * discounted
+            step = value / (slope / (YEAR_DAYS * (1 + rate)))
             rate -= step
-            if rate <= -1:  # flows below what was received: no positive rate; stay defined
+            if rate <= -1:  # installments below what was received: stay defined
                 rate = Decimal("-0.999999")
-            if abs(step) < Decimal("1e-20"):
+            if abs(step) < STOP:
                 break
     return rate.quantize(RATE_STEP, rounding=ROUND_HALF_UP)

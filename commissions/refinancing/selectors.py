@@ -369,6 +369,7 @@ def simulation_for(
         received=principal - fee,
         start=start,
         flows=[(row.due_date, row.installment) for row in schedule],
+        guess=chosen.tea,
     )
     return Simulation(
         credit_code=credit.code,

@@ -69,6 +69,11 @@ def test_an_asesor_requests_and_the_jefe_approves(refi):
     assert trail[1].history_change_reason == "approved"
     delta = trail[1].diff_against(trail[0])
     assert {c.field: (c.old, c.new) for c in delta.changes}["status"] == ("pending", "approved")
+    # And in the gerente's audit trail, with the other audited models.
+    gerente = Client()
+    gerente.force_login(person("gerencia"))
+    page = gerente.get("/audit/", {"model": "commissions.refinancingrequest"}).content.decode()
+    assert "jcastro" in page and "pending → approved" in page
     # Decided once.
     with pytest.raises(AlreadyDecided):
         refinancing_request_reject(user=person("jcastro"), request_id=request.pk, note="no")
