@@ -20,8 +20,9 @@ The simulator's rules where DOMAIN.md 6 leaves room:
   maximum is refused. What is not waived is `charges_due`, paid at signing together
   with the down payment (`due_at_signing`); it is not financed, since the new
   principal is the balance less the down payment plus the fee.
-- **Dates.** `start_date` defaults to the business date and may not be before it;
-  the first due date falls after the start date and at most two months later.
+- **Dates.** `start_date` defaults to the business date and may not be before it (nor
+  more than three months after: the figures are the business date's); the first due
+  date falls after the start date and at most two months later.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from strategy.schema import WAIVER_CONCEPTS, RefinancingProductRow
 from strategy.selectors import active_strategy, refinancing_products_for
 
 FIRST_PERIOD_MAX_MONTHS = 2
+START_MAX_MONTHS = 3  # a refinancing is booked soon: its figures are today's
 
 
 # --- The credit and its products ---------------------------------------------------------
@@ -287,6 +289,13 @@ def simulation_for(
         raise InvalidInput(
             _("the start date may not be before the business date {day}").format(
                 day=figures.business_date.isoformat()
+            ),
+            "start_date",
+        )
+    if start > add_months(figures.business_date, START_MAX_MONTHS):
+        raise InvalidInput(
+            _("the start date may be at most {n} months after the business date").format(
+                n=START_MAX_MONTHS
             ),
             "start_date",
         )

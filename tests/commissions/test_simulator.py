@@ -92,6 +92,8 @@ def test_waived_charges_up_to_the_product_maximum(refi):
         ({"first_due_date": "2026-11-02"}, "first_due_date", "after 2026-11-02"),
         ({"first_due_date": "2027-01-03"}, "first_due_date", "no later than 2027-01-02"),
         ({"start_date": "2026-11-01"}, "start_date", "before the business date 2026-11-02"),
+        ({"start_date": "9999-12-01", "first_due_date": "9999-12-20"}, "start_date",
+         "at most 3 months after"),
         ({"waived_pct": {"collection_fees": "0.6"}}, "waived_pct.collection_fees",
          "waives at most 50 %"),
         ({"first_due_date": None}, "first_due_date", ""),
