@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -73,8 +74,19 @@ def case_page(request: HttpRequest, client_code: str) -> HttpResponse:
             "timeline": case_timeline(detail),
             "result_form": result_form,
             "form": override_form,
+            "links": _case_links(request, detail),
         },
     )
+
+
+def _case_links(request: HttpRequest, detail: dict) -> list[dict]:
+    """Links other apps offer on the client page (`SEMAFORO["CASE_PAGE_LINKS"]`: each a
+    `hook(*, request, case)` returning `{"label", "url", "note"}` dicts), so this app
+    links to the money rules without importing them."""
+    links: list[dict] = []
+    for path in settings.SEMAFORO.get("CASE_PAGE_LINKS", ()):
+        links.extend(import_string(path)(request=request, case=detail))
+    return links
 
 
 def _register(request: HttpRequest, client_code: str, data: dict) -> None:

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from collections_field import apis as field_apis
+from commissions.refinancing import apis as refinancing_apis
 from notifications import apis as notification_apis
 from portfolio import apis as portfolio_apis
 from portfolio.exceptions import DomainError, NotFound, PermissionDenied, SnapshotError
@@ -29,6 +30,31 @@ urlpatterns = [
     path("campaigns/", field_apis.CampaignApi.as_view(), name="api-campaigns"),
     path("campaigns/<str:code>/", field_apis.CampaignDetailApi.as_view(), name="api-campaign"),
     path("messages/", notification_apis.MessageApi.as_view(), name="api-messages"),
+    path(
+        "refinancing/simulations/",
+        refinancing_apis.SimulationApi.as_view(),
+        name="api-refinancing-simulations",
+    ),
+    path(
+        "refinancing/requests/",
+        refinancing_apis.RequestListApi.as_view(),
+        name="api-refinancing-requests",
+    ),
+    path(
+        "refinancing/requests/<int:request_id>/",
+        refinancing_apis.RequestDetailApi.as_view(),
+        name="api-refinancing-request",
+    ),
+    path(
+        "refinancing/requests/<int:request_id>/approve/",
+        refinancing_apis.RequestApproveApi.as_view(),
+        name="api-refinancing-approve",
+    ),
+    path(
+        "refinancing/requests/<int:request_id>/reject/",
+        refinancing_apis.RequestRejectApi.as_view(),
+        name="api-refinancing-reject",
+    ),
 ]
 
 

@@ -10,6 +10,7 @@ from portfolio import views as portfolio_views
 urlpatterns = [
     path("", portfolio_views.home, name="home"),
     path("cases/<str:client_code>/", field_views.case_page, name="case"),
+    path("", include("commissions.refinancing.urls")),
     path("clients/", field_views.search_page, name="client-search"),
     path("today/", field_views.worklist_page, name="worklist"),
     path("escalations/", field_views.escalation_page, name="escalations"),

@@ -10,4 +10,6 @@ def navigation(request) -> dict:
         "nav_can_audit": role == Role.GERENTE,
         "nav_can_escalations": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
         "nav_can_dashboard": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
+        # The jefes approve refinancing requests (commissions' pages).
+        "nav_can_refinancing": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
     }

@@ -390,6 +390,8 @@ SCOPES = (
     "cases:read",
     "campaigns:write",
     "messages:read",
+    "refinancing:read",
+    "refinancing:write",
 )
 TOKEN_PREFIX = "smf_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -23,9 +23,12 @@ from strategy.models import (
     ActionPlanItem,
     BasTransition,
     Classification,
+    CommissionScheme,
     EscalationLevel,
     EventCode,
+    ExonerationLimit,
     ManagementType,
+    RefinancingProduct,
     ResultCode,
     StrategyVersion,
     SuggestedAction,
@@ -85,6 +88,42 @@ class EscalationLevelInline(VersionRowInline):
     fields = ("level", "after_days")
 
 
+class RefinancingProductInline(VersionRowInline):
+    model = RefinancingProduct
+    fields = (
+        "code",
+        "name",
+        "min_dpd",
+        "max_dpd",
+        "max_term_months",
+        "extra_term_months",
+        "fee",
+        "tea",
+        "min_down_payment_pct",
+        "min_installment",
+        "waiver_late_interest",
+        "waiver_collection_fees",
+        "waiver_commissions",
+    )
+
+
+class ExonerationLimitInline(VersionRowInline):
+    model = ExonerationLimit
+    fields = ("role", "classification", "min_installments_paid", "max_pct")
+
+
+class CommissionSchemeInline(VersionRowInline):
+    model = CommissionScheme
+    fields = (
+        "per_cured_client",
+        "collected_share",
+        "per_refinanced_client",
+        "office_target_multiplier",
+        "external_agency_share",
+        "effective_days",
+    )
+
+
 class PublishForm(forms.Form):
     document = forms.CharField(
         label=gettext_lazy("Strategy (YAML)"),
@@ -117,9 +156,6 @@ class StrategyVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "source_name",
         "sha256",
         "warnings",
-        "refinancing_products",
-        "exoneration_limits",
-        "commission_scheme",
         "source",
     )
     inlines = (
@@ -129,6 +165,9 @@ class StrategyVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ResultCodeInline,
         EventCodeInline,
         EscalationLevelInline,
+        RefinancingProductInline,
+        ExonerationLimitInline,
+        CommissionSchemeInline,
     )
     actions = ("republish",)
     change_list_template = "admin/strategy/strategyversion/change_list.html"

@@ -24,11 +24,6 @@ class StrategyVersion(models.Model):
     source = models.TextField(_("source file"), blank=True)
     source_name = models.CharField(_("source file name"), max_length=255, blank=True)
     warnings = models.JSONField(_("validation warnings"), default=list, blank=True)
-    # Sections whose full model arrives with the money rules (DOMAIN.md 6); kept
-    # verbatim so load -> dump -> load is identical meanwhile.
-    refinancing_products = models.JSONField(default=list, blank=True)
-    exoneration_limits = models.JSONField(default=list, blank=True)
-    commission_scheme = models.JSONField(default=dict, blank=True)
     history = HistoricalRecords(excluded_fields=["source"])
 
     class Meta:
@@ -220,3 +215,99 @@ class EscalationLevel(VersionedRow):
 
     def __str__(self) -> str:
         return f"level {self.level} after {self.after_days} days"
+
+
+# --- Money rules (DOMAIN.md 6): products, waiver limits, the commission scheme -----------
+
+PCT = {"max_digits": 5, "decimal_places": 4}  # a fraction 0..1 with four decimals (xx.xx %)
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class RefinancingProduct(VersionedRow):
+    """A refinancing/restructuring product (thesis 5.2.3).
+
+    `fee` and `min_installment` are soles; a dollar credit gets them converted at the
+    version's `usd_rate`. The three waivers are the file's nested `max_waiver_pct`.
+    """
+
+    code = models.CharField(_("code"), max_length=20)
+    name = models.CharField(_("name"), max_length=100)
+    min_dpd = models.PositiveIntegerField(_("from days past due"))
+    max_dpd = models.PositiveIntegerField(_("to days past due"), null=True, blank=True)
+    max_term_months = models.PositiveSmallIntegerField(_("maximum term (months)"))
+    extra_term_months = models.PositiveSmallIntegerField(
+        _("extra months over unpaid installments"), default=0
+    )
+    fee = models.DecimalField(_("fee (PEN, financed)"), default=0, **MONEY)
+    tea = models.DecimalField(_("TEA"), max_digits=7, decimal_places=4)
+    min_down_payment_pct = models.DecimalField(_("minimum down payment"), default=0, **PCT)
+    min_installment = models.DecimalField(_("minimum installment (PEN)"), default=0, **MONEY)
+    waiver_late_interest = models.DecimalField(
+        _("maximum waiver of late interest"), default=0, **PCT
+    )
+    waiver_collection_fees = models.DecimalField(
+        _("maximum waiver of collection fees"), default=0, **PCT
+    )
+    waiver_commissions = models.DecimalField(_("maximum waiver of commissions"), default=0, **PCT)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["version", "code"], name="refinancing_product_code")
+        ]
+        verbose_name = _("refinancing product")
+        verbose_name_plural = _("refinancing products")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class ExonerationLimit(VersionedRow):
+    """The largest waiver a role may grant alone, by classification, once the client
+    paid `min_installments_paid` installments (thesis 5.2.6)."""
+
+    role = models.CharField(_("role"), max_length=20)
+    classification = models.CharField(_("classification"), max_length=10)
+    min_installments_paid = models.PositiveSmallIntegerField(
+        _("minimum installments paid"), default=0
+    )
+    max_pct = models.DecimalField(_("maximum waiver"), **PCT)
+
+    class Meta(VersionedRow.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "role", "classification", "min_installments_paid"],
+                name="exoneration_limit_unique",
+            )
+        ]
+        verbose_name = _("exoneration limit")
+        verbose_name_plural = _("exoneration limits")
+
+    def __str__(self) -> str:
+        return f"{self.role}/{self.classification} ≥{self.min_installments_paid}: {self.max_pct}"
+
+
+class CommissionScheme(VersionedRow):
+    """The commission scheme (thesis 5.2.2): one mapping per version, or none."""
+
+    per_cured_client = models.DecimalField(_("per cured client (PEN)"), default=0, **MONEY)
+    collected_share = models.DecimalField(_("share of the amount collected"), default=0, **PCT)
+    per_refinanced_client = models.DecimalField(
+        _("per refinanced client (PEN)"), default=0, **MONEY
+    )
+    office_target_multiplier = models.DecimalField(
+        _("multiplier when the office target is reached"), max_digits=6, decimal_places=4, default=1
+    )
+    external_agency_share = models.DecimalField(
+        _("external agency share of what it recovered"), default=0, **PCT
+    )
+    effective_days = models.PositiveSmallIntegerField(
+        _("days in which an action counts as effective"), default=7
+    )
+
+    class Meta(VersionedRow.Meta):
+        constraints = [models.UniqueConstraint(fields=["version"], name="commission_scheme_one")]
+        verbose_name = _("commission scheme")
+        verbose_name_plural = _("commission schemes")
+
+    def __str__(self) -> str:
+        return f"commission scheme of version {self.version_id}"

@@ -13,7 +13,14 @@ from strategy.models import (
     SuggestedAction,
     Tramo,
 )
-from strategy.schema import SECTIONS, StrategyDocument
+from strategy.schema import (
+    MAPPING_SECTIONS,
+    SECTIONS,
+    CommissionSchemeRow,
+    ExonerationLimitRow,
+    RefinancingProductRow,
+    StrategyDocument,
+)
 
 
 def active_strategy() -> StrategyVersion | None:
@@ -31,14 +38,41 @@ def strategy_document_for(version: StrategyVersion) -> StrategyDocument:
         attrs = [spec.name for spec in section.specs]
         values = section.model.objects.filter(version=version).order_by("position").values(*attrs)
         rows[name] = [section.row(**row) for row in values]
-    return StrategyDocument(
-        name=version.name,
-        usd_rate=version.usd_rate,
-        refinancing_products=version.refinancing_products,
-        exoneration_limits=version.exoneration_limits,
-        commission_scheme=version.commission_scheme,
-        **rows,
-    )
+    for name, section in MAPPING_SECTIONS.items():
+        attrs = [spec.name for spec in section.specs]
+        values = section.model.objects.filter(version=version).values(*attrs).first()
+        rows[name] = section.row(**values) if values else None
+    return StrategyDocument(name=version.name, usd_rate=version.usd_rate, **rows)
+
+
+def _typed_rows(version: StrategyVersion, section: str) -> list:
+    spec = SECTIONS[section]
+    attrs = [s.name for s in spec.specs]
+    return [spec.row(**values) for values in version_rows(version, section).values(*attrs)]
+
+
+def refinancing_products_for(version: StrategyVersion) -> list[RefinancingProductRow]:
+    """The version's refinancing products (thesis 5.2.3), in file order."""
+    return _typed_rows(version, "refinancing_products")
+
+
+def refinancing_product_for(version: StrategyVersion, *, code: str) -> RefinancingProductRow | None:
+    return next((p for p in refinancing_products_for(version) if p.code == code), None)
+
+
+def exoneration_limits_for(version: StrategyVersion) -> list[ExonerationLimitRow]:
+    """The version's waiver limits per role, classification and installments paid
+    (thesis 5.2.6), in file order."""
+    return _typed_rows(version, "exoneration_limits")
+
+
+def commission_scheme_for(version: StrategyVersion) -> CommissionSchemeRow:
+    """The version's commission scheme (thesis 5.2.2); a version without one pays
+    nothing and counts an action as effective for 7 days (the row's defaults)."""
+    section = MAPPING_SECTIONS["commission_scheme"]
+    attrs = [spec.name for spec in section.specs]
+    values = section.model.objects.filter(version=version).values(*attrs).first()
+    return CommissionSchemeRow(**values) if values else CommissionSchemeRow()
 
 
 def bas_table_for(version: StrategyVersion) -> dict[tuple[str, str, str], str]:

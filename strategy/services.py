@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from strategy.exceptions import NoActiveStrategy
 from strategy.models import StrategyVersion
-from strategy.schema import ROW_SECTIONS, SECTIONS, dump_document
+from strategy.schema import MAPPING_SECTIONS, ROW_SECTIONS, SECTIONS, dump_document
 from strategy.selectors import active_strategy, strategy_document_for, written_template_names
 from strategy.validation import validate_strategy
 
@@ -75,9 +75,6 @@ def strategy_publish(
         source=document if isinstance(document, str) else canonical,
         source_name=source_name,
         warnings=validated.warnings,
-        refinancing_products=doc.refinancing_products,
-        exoneration_limits=doc.exoneration_limits,
-        commission_scheme=doc.commission_scheme,
     )
     for name in ROW_SECTIONS:
         model = SECTIONS[name].model
@@ -88,6 +85,10 @@ def strategy_publish(
             ],
             batch_size=500,
         )
+    for name, section in MAPPING_SECTIONS.items():
+        row = getattr(doc, name)
+        if row is not None:
+            section.model.objects.create(version=version, **asdict(row))
     return PublishResult(
         version=version, created=True, warnings=validated.warnings, counts=doc.counts()
     )

@@ -8,7 +8,6 @@ not stop publishing; they are returned with the document.
 """
 
 import itertools
-import math
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -30,10 +29,9 @@ from strategy.schema import (
     EXAMPLES,
     INT,
     KNOWN_EVENTS,
-    REFINANCING_KEYS,
+    MAPPING_SECTIONS,
     REQUIRED,
     REQUIRED_TOP_LEVEL,
-    ROLES,
     ROW_SECTIONS,
     SECTIONS,
     TEXT,
@@ -136,6 +134,8 @@ def _parse_value(section: Section, spec: Spec, raw: Any) -> tuple[Any, str | Non
             return None, _("{key} must be at least {n}").format(key=key, n=spec.minimum)
         if raw > _int_max(model_field):
             return None, _("{key} is too large").format(key=key)
+        if spec.maximum is not None and raw > spec.maximum:
+            return None, _("{key} must be at most {n}").format(key=key, n=scalar(spec.maximum))
         return raw, None
     if spec.kind == DECIMAL:
         value, error = _decimal(raw, model_field.max_digits, model_field.decimal_places)
@@ -143,6 +143,8 @@ def _parse_value(section: Section, spec: Spec, raw: Any) -> tuple[Any, str | Non
             return None, f"{key} {error}"
         if value < 0:
             return None, _("{key} must not be negative").format(key=key)
+        if spec.maximum is not None and value > spec.maximum:
+            return None, _("{key} must be at most {n}").format(key=key, n=scalar(spec.maximum))
         return value, None
     if spec.kind == BOOL:
         if not isinstance(raw, bool):
@@ -170,6 +172,9 @@ def _decimal(raw: Any, max_digits: int, places: int) -> tuple[Decimal, str | Non
     return value, None
 
 
+Parsed = list[tuple[int, dict[str, Any], Any]]
+
+
 def _parse_rows(
     c: _Collector, section: Section, raw_rows: Any
 ) -> list[tuple[int, dict[str, Any], Any]]:
@@ -179,136 +184,127 @@ def _parse_rows(
     if not isinstance(raw_rows, list):
         c.errors.append(_("{section} must be a list of rows").format(section=section.name))
         return []
-    by_key = {spec.key: spec for spec in section.specs}
     parsed = []
     for index, raw in enumerate(raw_rows):
         label = c.label(section.name, index, raw)
         if not isinstance(raw, Mapping):
             c.errors.append(_("{row}: a row must be a mapping {{key: value, …}}").format(row=label))
             continue
-        if section.name == "bas" and True in raw and "on" not in raw:
-            # Parsed elsewhere with YAML 1.1 rules, `on:` became the boolean True.
-            raw = {("on" if k is True else k): v for k, v in raw.items()}
-        values: dict[str, Any] = {}
-        row_ok = True
-        for key in raw:
-            if key not in by_key:
-                c.errors.append(
-                    _("{row}: unknown key {key} (allowed: {allowed})").format(
-                        row=label, key=_plain(key), allowed=", ".join(by_key)
-                    )
-                )
-                row_ok = False
-        for spec in section.specs:
-            if spec.key not in raw:
-                if spec.default is REQUIRED:
-                    c.errors.append(_("{row}: {key} is missing").format(row=label, key=spec.key))
-                    row_ok = False
-                else:
-                    values[spec.name] = spec.default
-                continue
-            value, error = _parse_value(section, spec, raw[spec.key])
-            if error:
-                c.errors.append(f"{label}: {error}")
-                row_ok = False
-            else:
-                values[spec.name] = value
-        if section.name == "action_plans" and values.get("manual") is None and "channel" in values:
-            values["manual"] = values["channel"] not in AUTOMATIC_CHANNELS
-        parsed.append((index, values, section.row(**values) if row_ok else None))
+        values, row = _parse_row(c, section, label, raw)
+        parsed.append((index, values, row))
     return parsed
 
 
-def _jsonable(value: Any) -> Any:
-    """A JSON value for the verbatim sections (a dict handed in may carry Decimals)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+def _parse_mapping(c: _Collector, section: Section, raw: Any) -> Any:
+    """A single-mapping section (commission_scheme): its row, or None when absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        c.errors.append(
+            _("{section} must be a mapping {{key: value, …}}").format(section=section.name)
+        )
+        return None
+    return _parse_row(c, section, section.name, raw)[1]
 
 
-def _check_json(c: _Collector, path: str, value: Any) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        c.errors.append(_("{path}: numbers must be finite").format(path=path))
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            _check_json(c, f"{path}.{k}", v)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_json(c, f"{path}[{i}]", v)
-    elif not isinstance(value, str | int | float | bool | type(None)):
-        c.errors.append(_("{path}: unsupported value {value}").format(path=path, value=value))
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _parse_verbatim(c: _Collector, data: Mapping, classifications: set[str]) -> dict[str, Any]:
-    """Light checks only: the money rules will give these sections their own models."""
-    out: dict[str, Any] = {}
-    products = _jsonable(data.get("refinancing_products") or [])
-    if not isinstance(products, list) or not all(isinstance(p, dict) for p in products):
-        c.errors.append(_("refinancing_products must be a list of mappings"))
-        products = []
-    seen: set[str] = set()
-    for i, product in enumerate(products):
-        label = f"refinancing_products[{i}]"
-        _check_json(c, label, product)
-        code = product.get("code")
-        if not isinstance(code, str) or not code:
-            c.errors.append(_("{row}: code must be text").format(row=label))
-        elif code in seen:
-            c.errors.append(_("{row}: code {code} is repeated").format(row=label, code=code))
+def _flatten(c: _Collector, section: Section, label: str, raw: Mapping) -> dict:
+    """A row with its nested keys (`max_waiver_pct: {…}`) spelled dotted, as the specs."""
+    groups = {spec.group for spec in section.specs if spec.group}
+    if not groups:
+        return dict(raw)
+    flat: dict = {}
+    for key, value in raw.items():
+        if key not in groups:
+            flat[key] = value
+        elif isinstance(value, Mapping):
+            flat.update({f"{key}.{_plain(sub)}": v for sub, v in value.items()})
         else:
-            seen.add(code)
-        for key in REFINANCING_KEYS[2:-1]:
-            if key in product and not _is_number(product[key]):
-                c.errors.append(_("{row}: {key} must be a number").format(row=label, key=key))
-        waiver = product.get("max_waiver_pct", {})
-        if not isinstance(waiver, dict) or not all(_is_number(v) for v in waiver.values()):
+            subs = ", ".join(s.key.split(".", 1)[1] for s in section.specs if s.group == key)
             c.errors.append(
-                _("{row}: max_waiver_pct must map charges to fractions").format(row=label)
+                _("{row}: {key} must be a mapping {{{keys}}}").format(row=label, key=key, keys=subs)
             )
-    out["refinancing_products"] = products
+    return flat
 
-    limits = _jsonable(data.get("exoneration_limits") or [])
-    if not isinstance(limits, list) or not all(isinstance(p, dict) for p in limits):
-        c.errors.append(_("exoneration_limits must be a list of mappings"))
-        limits = []
-    for i, limit in enumerate(limits):
-        label = f"exoneration_limits[{i}]"
-        _check_json(c, label, limit)
-        for key in ("min_installments_paid", "max_pct"):
-            if key in limit and not _is_number(limit[key]):
-                c.errors.append(_("{row}: {key} must be a number").format(row=label, key=key))
-        if limit.get("role") not in ROLES:
-            c.warnings.append(
-                _("{row}: role {role} is not one of {allowed}").format(
-                    row=label, role=_show(limit.get("role")), allowed=", ".join(ROLES)
+
+def _parse_row(c: _Collector, section: Section, label: str, raw: Mapping) -> tuple[dict, Any]:
+    """One row's typed values, and its dataclass row (None when any key was refused)."""
+    by_key = {spec.key: spec for spec in section.specs}
+    if section.name == "bas" and True in raw and "on" not in raw:
+        # Parsed elsewhere with YAML 1.1 rules, `on:` became the boolean True.
+        raw = {("on" if k is True else k): v for k, v in raw.items()}
+    errors_before = len(c.errors)
+    raw = _flatten(c, section, label, raw)
+    values: dict[str, Any] = {}
+    row_ok = len(c.errors) == errors_before
+    for key in raw:
+        if key not in by_key:
+            c.errors.append(
+                _("{row}: unknown key {key} (allowed: {allowed})").format(
+                    row=label, key=_plain(key), allowed=", ".join(by_key)
                 )
             )
-        if limit.get("classification") not in classifications:
+            row_ok = False
+    for spec in section.specs:
+        if spec.key not in raw:
+            if spec.default is REQUIRED:
+                c.errors.append(_("{row}: {key} is missing").format(row=label, key=spec.key))
+                row_ok = False
+            else:
+                values[spec.name] = spec.default
+            continue
+        value, error = _parse_value(section, spec, raw[spec.key])
+        if error:
+            c.errors.append(f"{label}: {error}")
+            row_ok = False
+        else:
+            values[spec.name] = value
+    if section.name == "action_plans" and values.get("manual") is None and "channel" in values:
+        values["manual"] = values["channel"] not in AUTOMATIC_CHANNELS
+    return values, section.row(**values) if row_ok else None
+
+
+def _check_refinancing_products(c: _Collector, rows: Parsed) -> None:
+    seen: dict[str, int] = {}
+    for index, values, row in rows:
+        code = values.get("code")
+        if code is None:
+            continue
+        label = _label(c, "refinancing_products", index, values)
+        if code in seen:
+            c.errors.append(
+                _("{row}: code {code} is repeated (first in refinancing_products[{first}])").format(
+                    row=label, code=code, first=seen[code]
+                )
+            )
+            continue
+        seen[code] = index
+        if row is not None and row.max_dpd is not None and row.max_dpd < row.min_dpd:
+            c.errors.append(_("{row}: max_dpd must not be below min_dpd").format(row=label))
+
+
+def _check_exoneration_limits(c: _Collector, rows: Parsed, classifications: set[str]) -> None:
+    seen: dict[tuple, int] = {}
+    for index, values, _row in rows:
+        key = tuple(values.get(k) for k in ("role", "classification", "min_installments_paid"))
+        if None in key:
+            continue  # an unreadable key was reported already
+        label = _label(c, "exoneration_limits", index, values)
+        if key in seen:
+            c.errors.append(
+                _(
+                    "{row}: a limit for role {role}, classification {cls} from {n} installments "
+                    "paid already exists (exoneration_limits[{first}])"
+                ).format(row=label, role=key[0], cls=key[1], n=key[2], first=seen[key])
+            )
+        else:
+            seen[key] = index
+        if key[1] not in classifications:
+            # Limits carry no management type: a code of any type will do.
             c.warnings.append(
                 _("{row}: classification {code} is not declared").format(
-                    row=label, code=_show(limit.get("classification"))
+                    row=label, code=_show(key[1])
                 )
             )
-    out["exoneration_limits"] = limits
-
-    scheme = _jsonable(data.get("commission_scheme") or {})
-    if not isinstance(scheme, dict):
-        c.errors.append(_("commission_scheme must be a mapping"))
-        scheme = {}
-    for key, value in scheme.items():
-        if not _is_number(value):
-            c.errors.append(_("commission_scheme.{key} must be a number").format(key=key))
-    _check_json(c, "commission_scheme", scheme)
-    out["commission_scheme"] = scheme
-    return out
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -380,8 +376,13 @@ def validate_strategy(
     _check_action_plans(c, parsed["action_plans"], types, tramos)
     _check_templates(c, parsed["actions"], parsed["action_plans"], written_templates)
     _check_escalation(c, parsed["escalation"])
+    _check_refinancing_products(c, parsed["refinancing_products"])
     all_classes = {code for codes in classes.values() for code in codes}
-    verbatim = _parse_verbatim(c, data, all_classes)
+    _check_exoneration_limits(c, parsed["exoneration_limits"], all_classes)
+    mappings = {
+        name_: _parse_mapping(c, section, data.get(name_))
+        for name_, section in MAPPING_SECTIONS.items()
+    }
 
     if c.errors:
         raise StrategyValidationError(c.errors)
@@ -389,12 +390,9 @@ def validate_strategy(
         name=name,
         usd_rate=usd_rate,
         **{key: [row for _i, _v, row in parsed[key]] for key in ROW_SECTIONS},
-        **verbatim,
+        **mappings,
     )
     return ValidatedStrategy(document=document, warnings=c.warnings)
-
-
-Parsed = list[tuple[int, dict[str, Any], Any]]
 
 
 def _type_ok(c: _Collector, section: str, index: int, values: dict, types: Collection[str]) -> bool:

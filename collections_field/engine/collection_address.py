@@ -17,14 +17,13 @@ from django.db import connection
 from collections_field.engine import sql
 from collections_field.engine.events import ALL_CLIENTS, Scope
 from strategy.models import StrategyVersion
-
-DEFAULT_EFFECTIVE_DAYS = 7
+from strategy.selectors import commission_scheme_for
 
 
 def follow_payments(
     *, business_date: date, version: StrategyVersion, scope: Scope = ALL_CLIENTS
 ) -> int:
-    days = int((version.commission_scheme or {}).get("effective_days", DEFAULT_EFFECTIVE_DAYS))
+    days = commission_scheme_for(version).effective_days
     since = sql.ts(sql.start_of(business_date - timedelta(days=days)))
     with connection.cursor() as cursor:
         cursor.execute(

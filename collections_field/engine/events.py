@@ -9,7 +9,10 @@ snapshot of D against the previous one (DOMAIN.md 3 and 4):
         installments in the snapshot; at most one per case and date)
     70  cure: nothing overdue any more (the case closes)
     CA  write-off: every credit left the snapshot while still overdue (closes it)
-    80  rescheduling: a credit's number of installments changed
+    80  rescheduling: a credit's number of installments changed (held back for a
+        client whose 80 an item source raises or just raised, see `sources.py`)
+    ..  items of other apps' sources (`SEMAFORO["EVENT_SOURCES"]`): an approved
+        refinancing raises 80
     60  broken promise: a promise dated before D that no payment covered
         (a candidate; the transitions step checks it against the case then)
     TR  tramo exit by days (a candidate, checked against the tramo then)
@@ -26,7 +29,9 @@ from datetime import date
 from django.db import connection
 
 from collections_field.engine import sql
+from collections_field.engine.sources import event_sources
 from strategy.models import StrategyVersion
+from strategy.schema import RESCHEDULING_EVENT
 
 # Order among items at the same instant: a payment is seen before the promise
 # it covers is judged, and both before the tramo exit by days.
@@ -210,14 +215,26 @@ def derive_events(
                 "AND pay.installments >= 1 AND pay.paid_at >= %s AND pay.paid_at < %s)"
             )
             params += [start, sql.ts(sql.start_of(previous_snapshot)), start]
+            held, held_params = _announced(RESCHEDULING_EVENT, day, end, previous_snapshot)
             cursor.execute(
                 insert + f"SELECT %s, c.id, 'event', '80', %s, {RANK['80']}, 0, NULL, '', "
                 "NULL, false, 'rescheduled' FROM engine_client ep "
                 "JOIN collections_field_case c ON c.client_id = ep.client_id "
-                f"WHERE ep.rescheduled = 1 AND {open_case}",
-                [day, start],
+                f"WHERE ep.rescheduled = 1 AND {open_case}{held}",
+                [day, start, *held_params],
             )
             counts["80"] = cursor.rowcount
+        # Items of other apps' sources, one INSERT … SELECT each (sources.py).
+        for source in event_sources():
+            select, source_params = source.items(business_date=day, end=end, scope=scope)
+            cursor.execute(
+                insert + f"SELECT %s, c.id, 'event', %s, s.at, {RANK[source.code]}, 0, NULL, '', "
+                f"NULL, false, s.detail FROM ({select}) s "
+                f"JOIN collections_field_case c ON c.client_id = s.client_id WHERE {open_case}",
+                [day, source.code, *source_params],
+            )
+            key = f"{source.code} ({type(source).__name__})"
+            counts[key] = counts.get(key, 0) + cursor.rowcount
         cursor.execute(
             insert + f"SELECT %s, pg.case_id, 'event', 'PG', min(pg.at), {RANK['PG']}, 0, NULL, "
             "'', NULL, false, '' FROM (" + " UNION ALL ".join(pieces) + ") pg GROUP BY pg.case_id",
@@ -328,6 +345,8 @@ def derive_events(
             f"WHERE pay.applied_on IS NULL AND pay.paid_at < %s {payments_in_scope}",
             [day, end],
         )
+        for source in event_sources():
+            source.take_in(cursor, business_date=day, end=end, scope=scope)
         sql.drop_temp(
             cursor,
             "engine_client",
@@ -338,6 +357,21 @@ def derive_events(
             "engine_lookup",
         )
     return counts
+
+
+def _announced(code: str, day: date, end, previous_snapshot: date | None) -> tuple[str, list]:
+    """A condition leaving out the clients whose `code` a source raises (sources.py)."""
+    pieces, params = [], []
+    for source in event_sources():
+        if source.code != code:
+            continue
+        held = source.announced(business_date=day, end=end, previous_snapshot=previous_snapshot)
+        if held is not None:
+            pieces.append(held[0])
+            params += held[1]
+    if not pieces:
+        return "", []
+    return " AND c.client_id NOT IN (" + " UNION ".join(pieces) + ")", params
 
 
 def _create_items(cursor) -> None:

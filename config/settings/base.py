@@ -260,6 +260,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # WeasyPrint narrates every step of every PDF at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # --- Domain settings (not part of the versioned strategy).
@@ -271,6 +273,11 @@ SEMAFORO = {
     # A tile server for the maps ({z}/{x}/{y}), e.g. the lender's own; empty: the
     # maps draw stops and addresses on a plain background (no external request).
     "MAP_TILES_URL": env("SEMAFORO_MAP_TILES_URL", "") or "",
+    # Apps above collections_field plug into it here, by dotted path (it imports none):
+    # items the night's events step takes in (collections_field/engine/sources.py) ...
+    "EVENT_SOURCES": ["commissions.refinancing.events.ApprovedRefinancings"],
+    # ... and links offered on the client page, each `hook(*, request, case) -> [links]`.
+    "CASE_PAGE_LINKS": ["commissions.refinancing.views.case_links"],
 }
 if SEMAFORO["MAP_TILES_URL"]:
     _tiles = urlsplit(SEMAFORO["MAP_TILES_URL"].replace("{s}", "a"))

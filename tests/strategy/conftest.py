@@ -49,8 +49,8 @@ action_plans:
 escalation:
   - {level: 2, after_days: 1}
 refinancing_products:
-  - {code: R1, name: Corto, fee: 10.50, tea: 0.3,
-     max_waiver_pct: {commissions: 0.5, late_interest: 1}}
+  - {code: R1, name: Corto, min_dpd: 1, max_dpd: null, max_term_months: 6, fee: 10.50,
+     tea: 0.3, max_waiver_pct: {commissions: 0.5, late_interest: 1}}
 commission_scheme: {effective_days: 5, per_cured_client: 12.5}
 """
 

@@ -20,9 +20,12 @@ from strategy.models import (
 from strategy.selectors import (
     active_strategy,
     bas_table_for,
+    commission_scheme_for,
+    exoneration_limits_for,
     initial_classification_for,
     management_type_for,
     opening_action_for,
+    refinancing_products_for,
     tramo_for,
 )
 from strategy.services import strategy_load_default
@@ -220,11 +223,17 @@ def test_plans_escalation_and_money_sections(version):
     }  # fmt: skip
     levels = EscalationLevel.objects.filter(version=version).order_by("level")
     assert [(e.level, e.after_days) for e in levels] == [(2, 0), (3, 3), (4, 7)]
-    assert [p["code"] for p in version.refinancing_products] == ["REF1", "REF2"]
-    assert version.refinancing_products[0]["tea"] == 0.45
-    roles = {row["role"] for row in version.exoneration_limits}
-    assert roles == {"asesor", "jefe_agencia", "gerente"}
-    assert version.commission_scheme["effective_days"] == 7
+    products = refinancing_products_for(version)
+    assert [p.code for p in products] == ["REF1", "REF2"]
+    assert (products[0].tea, products[0].fee, products[0].max_dpd) == (
+        Decimal("0.45"), Decimal("50.00"), 120
+    )  # fmt: skip
+    assert products[1].max_waiver("commissions") == Decimal("0.75")
+    limits = exoneration_limits_for(version)
+    assert {row.role for row in limits} == {"asesor", "jefe_agencia", "gerente"}
+    assert len(limits) == 15
+    assert commission_scheme_for(version).effective_days == 7
+    assert commission_scheme_for(version).per_refinanced_client == Decimal("20")
     assert management_type_for(version, exposure=Decimal("30000")) == "A"
     assert management_type_for(version, exposure=Decimal("30000.01")) == "B"
 

@@ -1,6 +1,7 @@
 """Publishing, dumping and the two commands."""
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.management import base, call_command
@@ -9,12 +10,14 @@ from django.core.management.base import CommandError
 from strategy.exceptions import NoActiveStrategy, StrategyValidationError
 from strategy.management.commands.load_strategy import Command as LoadStrategy
 from strategy.models import BasTransition, StrategyVersion
-from strategy.schema import SECTIONS
+from strategy.schema import MAPPING_SECTIONS, SECTIONS
 from strategy.selectors import (
     active_strategy,
+    commission_scheme_for,
     initial_classification_for,
     management_type_for,
     opening_action_for,
+    refinancing_products_for,
     tramo_for,
 )
 from strategy.services import strategy_dump, strategy_publish
@@ -30,13 +33,10 @@ def table_contents(version: StrategyVersion) -> dict[str, list[tuple]]:
         contents[name] = list(
             section.model.objects.filter(version=version).order_by("position").values_list(*attrs)
         )
-    for name in (
-        "usd_rate",
-        "name",
-        "refinancing_products",
-        "exoneration_limits",
-        "commission_scheme",
-    ):
+    for name, section in MAPPING_SECTIONS.items():
+        attrs = [spec.name for spec in section.specs]
+        contents[name] = list(section.model.objects.filter(version=version).values_list(*attrs))
+    for name in ("usd_rate", "name"):
         contents[name] = getattr(version, name)
     return contents
 
@@ -77,14 +77,23 @@ def test_publish_writes_every_table(small_text):
         "bas": 5,
         "action_plans": 2,
         "escalation": 1,
+        "refinancing_products": 1,
+        "exoneration_limits": 0,
     }
     for name, section in SECTIONS.items():
         assert section.model.objects.filter(version=version).count() == result.counts[name]
     assert version.warnings == result.warnings
-    assert version.refinancing_products[0]["max_waiver_pct"] == {
-        "commissions": 0.5,
-        "late_interest": 1,
-    }
+    (product,) = refinancing_products_for(version)
+    assert (product.code, product.fee, product.tea) == ("R1", Decimal("10.50"), Decimal("0.3"))
+    assert (product.min_dpd, product.max_dpd, product.max_term_months) == (1, None, 6)
+    # Absent keys take their defaults: no extra term, no minimums, no waiver.
+    assert (product.extra_term_months, product.min_installment) == (0, 0)
+    assert product.max_waiver("late_interest") == 1
+    assert product.max_waiver("collection_fees") == 0
+    assert product.max_waiver("commissions") == Decimal("0.5")
+    scheme = commission_scheme_for(version)
+    assert (scheme.effective_days, scheme.per_cured_client) == (5, Decimal("12.5"))
+    assert scheme.office_target_multiplier == 1  # the default
 
 
 def test_same_content_publishes_nothing(small_text):
@@ -199,7 +208,19 @@ def test_dump_of_custom_strategy_quotes_what_needs_quoting(small_text):
     assert "  - {type: M, code: K, name: Campaña verano, max_dpd: null, campaign: true}\n" in dump
     assert "max_exposure: 5000.5}" in dump
     assert 'message: "on"' in dump
-    assert "commission_scheme: {per_cured_client: 12.5, effective_days: 5}\n" in dump
+    # Every key of the money sections is written, nested keys in the 7.2 order.
+    assert (
+        "  - {code: R1, name: Corto, min_dpd: 1, max_dpd: null, max_term_months: 6, "
+        "extra_term_months: 0,\n     fee: 10.5, tea: 0.3, min_down_payment_pct: 0, "
+        "min_installment: 0,\n     max_waiver_pct: {late_interest: 1, collection_fees: 0, "
+        "commissions: 0.5}}\n"
+    ) in dump
+    assert "exoneration_limits" not in dump  # an optional section left out stays out
+    assert (
+        "commission_scheme: {per_cured_client: 12.5, collected_share: 0, "
+        "per_refinanced_client: 0,\n  office_target_multiplier: 1, external_agency_share: 0, "
+        "effective_days: 5}\n"
+    ) in dump
 
 
 def test_no_active_strategy():

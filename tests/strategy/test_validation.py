@@ -1,5 +1,7 @@
 """The strategy validator: every error named with its row, all collected, warnings returned."""
 
+from decimal import Decimal
+
 import pytest
 import yaml
 
@@ -27,7 +29,9 @@ def test_small_strategy_is_valid_and_codes_are_strings(small_text):
     assert doc.actions[3].message == "on"  # not the YAML 1.1 boolean
     assert [t.code for t in doc.management_types] == ["M", "7"]
     assert doc.action_plans[1].manual is True  # absent: a visit is manual
-    assert doc.commission_scheme == {"effective_days": 5, "per_cured_client": 12.5}
+    assert doc.commission_scheme.effective_days == 5
+    assert doc.commission_scheme.per_cured_client == Decimal("12.5")
+    assert doc.refinancing_products[0].waiver_commissions == Decimal("0.5")
 
 
 def test_on_key_is_not_a_boolean(small_text):

@@ -83,6 +83,9 @@ class Command(BaseCommand):
         self.field_day(day2, seed=seed)
         self.night(2, second, day2)
         self.pages(day2)
+        from commissions.bench import bench_simulator  # the money rules (issue 9)
+
+        bench_simulator(self, day2)
         self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
 
         self.stdout.write("")
