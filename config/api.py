@@ -29,6 +29,7 @@ urlpatterns = [
     path("campaigns/", field_apis.CampaignApi.as_view(), name="api-campaigns"),
     path("campaigns/<str:code>/", field_apis.CampaignDetailApi.as_view(), name="api-campaign"),
     path("messages/", notification_apis.MessageApi.as_view(), name="api-messages"),
+    path("letters/", notification_apis.LetterApi.as_view(), name="api-letters"),
 ]
 
 
