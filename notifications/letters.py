@@ -229,6 +229,19 @@ def letters_build(
     """Build the day's batch of every agency with letters to print on that date (or of
     the agencies named). Nothing on a day without collection visits. `only_missing`
     skips agencies whose batch of that date exists (beat's repeated morning runs)."""
+    return [
+        letter_batch_build(agency=agency, business_date=business_date, at=at)
+        for agency in letter_agencies_due(
+            business_date=business_date, agency_codes=agency_codes, only_missing=only_missing
+        )
+    ]
+
+
+def letter_agencies_due(
+    *, business_date: date, agency_codes: Iterable[str] | None = None, only_missing: bool = False
+) -> list[Agency]:
+    """The agencies with letters to print on that date (new letter actions, or letters
+    of that date to build again), by code; none on a day without collection visits."""
     if not is_collection_day(business_date):
         return []
     agencies = Agency.objects.filter(
@@ -244,10 +257,7 @@ def letters_build(
         agencies = agencies.exclude(
             pk__in=LetterBatch.objects.filter(business_date=business_date).values("agency_id")
         )
-    return [
-        letter_batch_build(agency=agency, business_date=business_date, at=at)
-        for agency in agencies.distinct().order_by("code")
-    ]
+    return list(agencies.distinct().order_by("code"))
 
 
 def letter_batch_build(*, agency: Agency, business_date: date, at: datetime | None = None):
@@ -446,13 +456,13 @@ def _batch_replace(*, agency, day, pdf: bytes, placed, pages: int, at, seconds: 
     Letter.objects.bulk_update(letters, ["batch", "first_page", "pages"], batch_size=500)
 
 
-def letters_build_due(*, at: datetime | None = None) -> list[BatchResult] | None:
-    """Beat's morning entry: today's batches (Lima), once the night's cycle for today
-    finished; agencies already built are skipped. None while the cycle is not done."""
+def letters_date_due(*, at: datetime | None = None) -> date | None:
+    """Beat's morning question: today (Lima), once the night's cycle for today
+    finished; None while it is not done."""
     day = timezone.localdate(at or timezone.now())
     if not CycleRun.objects.filter(business_date=day, status=CycleRun.Status.DONE).exists():
         return None
-    return letters_build(business_date=day, at=at, only_missing=True)
+    return day
 
 
 # --- Delivery ------------------------------------------------------------------------

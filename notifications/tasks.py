@@ -31,18 +31,22 @@ def message_send_task(message_id: int, at: str | None = None) -> str:
 
 @shared_task(acks_late=True)
 def letters_build_task(business_date: str | None = None, agency_code: str | None = None) -> list:
-    """Without a date (beat, each weekday morning): today's batches once the night's
-    cycle for today is done, skipping agencies already built. With one: that date's
-    batches built again (delete-then-recreate). Delivered twice, it builds the same."""
+    """One agency's batch of a date (delete-then-recreate: delivered twice, it builds the
+    same). Without an agency it fans out one task per agency with letters that day, so
+    the workers render them in parallel; without a date too (beat, each weekday
+    morning): today's, once the night's cycle for today is done, skipping agencies
+    already built."""
     from datetime import date
 
-    from notifications.letters import letters_build, letters_build_due
+    from notifications.letters import letter_agencies_due, letters_build, letters_date_due
 
-    if business_date is None:
-        results = letters_build_due()
-        return [] if results is None else [str(r) for r in results]
-    results = letters_build(
-        business_date=date.fromisoformat(business_date),
-        agency_codes=[agency_code] if agency_code else None,
-    )
-    return [str(r) for r in results]
+    if agency_code is not None:
+        day = date.fromisoformat(business_date)
+        return [str(r) for r in letters_build(business_date=day, agency_codes=[agency_code])]
+    day = date.fromisoformat(business_date) if business_date else letters_date_due()
+    if day is None:
+        return []
+    agencies = letter_agencies_due(business_date=day, only_missing=business_date is None)
+    for agency in agencies:
+        letters_build_task.delay(day.isoformat(), agency.code)
+    return [agency.code for agency in agencies]

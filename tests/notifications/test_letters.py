@@ -351,3 +351,30 @@ def test_only_whoever_may_see_the_letter_marks_it(letters):
         "/letters/delivered/", {"action": letter("C3").action_id}, follow=True
     )
     assert "this letter was not printed (paid)" in blocked.content.decode()
+
+
+def test_the_task_fans_out_one_build_per_agency(letters, monkeypatch):
+    from notifications.tasks import letters_build_task
+
+    def run_now(*args):
+        return letters_build_task.apply(args=args)
+
+    monkeypatch.setattr(letters_build_task, "delay", run_now)
+    assert letters_build_task.apply(args=("2026-11-02",)).get() == ["AG01", "AG02"]
+    built = dict(LetterBatch.objects.values_list("agency__code", "letters"))
+    assert built == {"AG01": 3, "AG02": 1}
+    # Beat's run (no date) builds today's only once today's cycle is done: not here.
+    assert letters_build_task.apply().get() == []
+
+
+def test_the_letters_page_costs_the_same_queries_for_one_or_three_letters(letters):
+    letters_build(business_date=MONDAY, at=letters.at(1, 6))
+    web = signed_in("jcastro")
+    with CaptureQueriesContext(connection) as three:
+        assert web.get("/letters/?date=2026-11-02").status_code == 200
+    Letter.objects.filter(case__client__code__in=["C3", "C4"]).update(status="delivered")
+    Letter.objects.filter(case__client__code="C4").update(status="blocked")
+    with CaptureQueriesContext(connection) as one:
+        page = web.get("/letters/?date=2026-11-02").content.decode()
+    assert page.count("Mark delivered") == 1
+    assert len(three) == len(one)
