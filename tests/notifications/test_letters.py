@@ -378,3 +378,14 @@ def test_the_letters_page_costs_the_same_queries_for_one_or_three_letters(letter
         page = web.get("/letters/?date=2026-11-02").content.decode()
     assert page.count("Mark delivered") == 1
     assert len(three) == len(one)
+
+
+def test_deliveries_and_template_changes_are_in_the_audit_trail(letters):
+    letters_build(business_date=MONDAY, at=letters.at(1, 6))
+    signed_in("rquispe").post("/letters/delivered/", {"action": letter("C1").action_id})
+    web = signed_in("gerencia")
+    page = web.get("/audit/")
+    assert page.status_code == 200
+    csv = b"".join(web.get("/audit/export.csv").streaming_content).decode()
+    assert "rquispe" in csv and "delivered" in csv  # who marked it, and the new status
+    assert "carta_codigo" in csv  # the templates' versions
