@@ -481,7 +481,12 @@ def letter_mark_delivered(*, user: AbstractBaseUser, action_id: int, at: datetim
         .first()
     )
     if letter is None:
-        raise NotFound(_("no printed letter for that action"))
+        visible = PlannedAction.objects.filter(
+            pk=action_id, channel=LETTER, case__client__in=clients_visible_to(user)
+        ).exists()
+        if not visible:
+            raise NotFound(_("no printed letter for that action"))
+        raise InvalidInput(_("this letter has not been printed yet"), "action")
     if letter.status == Letter.Status.DELIVERED:
         return letter
     if letter.status == Letter.Status.BLOCKED:

@@ -337,6 +337,15 @@ def test_the_asesor_marks_it_from_the_client_page(letters):
     assert "Mark the letter delivered" not in web.get("/cases/C4/").content.decode()
 
 
+def test_a_letter_not_printed_yet_cannot_be_delivered(letters):
+    rosa = PlannedAction.objects.get(case__client__code="C1", channel="letter")
+    response = signed_in("rquispe").post(
+        "/letters/delivered/", {"action": rosa.pk, "next": "/cases/C1/"}, follow=True
+    )
+    assert "this letter has not been printed yet" in response.content.decode()
+    assert PlannedAction.objects.get(pk=rosa.pk).status == "queued"
+
+
 def test_only_whoever_may_see_the_letter_marks_it(letters):
     letters_build(business_date=MONDAY, at=letters.at(1, 6))
     rosa = letter("C1")
