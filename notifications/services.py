@@ -60,8 +60,8 @@ logger = logging.getLogger(__name__)
 Status = OutgoingMessage.Status
 Gate = OutgoingMessage.Gate
 FINAL = (Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.BLOCKED)
-# Letters are printed and handed over by the asesor (a later part of the issue): they
-# wait in the plan and never enter this outbox.
+# Letters are printed and handed over by the asesor (notifications/letters.py): they
+# never enter this outbox.
 OUTBOX_CHANNELS = tuple(c for c in AUTOMATIC_CHANNELS if c != "letter")
 PHONE_CHANNELS = ("sms", "whatsapp", "ivr")
 CHUNK = 1000
