@@ -235,6 +235,9 @@ CaseSchema = inline_serializer(
                     "window_to": serializers.DateField(allow_null=True),
                     "done_at": serializers.DateTimeField(allow_null=True),
                     "status": serializers.CharField(allow_null=True),
+                    "id": serializers.IntegerField(
+                        allow_null=True, help_text="the planned action (null before it opens)"
+                    ),
                     "light": serializers.ChoiceField(["green", "amber", "red"], allow_null=True),
                 },
             )

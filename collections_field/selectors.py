@@ -504,7 +504,7 @@ def case_actions(*, case: Case, business_date) -> list[dict[str, Any]]:
                 {
                     "order": item.order, "channel": action.channel, "manual": action.manual,
                     "window_from": action.window_from, "window_to": action.window_to,
-                    "done_at": action.done_at, "status": action.status,
+                    "done_at": action.done_at, "status": action.status, "id": action.pk,
                     "light": light_of(bucket) if bucket else light_of(_closed(action)),
                 }
             )  # fmt: skip
@@ -515,7 +515,7 @@ def case_actions(*, case: Case, business_date) -> list[dict[str, Any]]:
                 "order": item.order, "channel": item.channel, "manual": item.manual,
                 "window_from": since + timedelta(days=item.from_day) if since else None,
                 "window_to": since + timedelta(days=item.to_day) if since else None,
-                "done_at": None, "status": None, "light": None,
+                "done_at": None, "status": None, "id": None, "light": None,
             }
         )  # fmt: skip
     return rows

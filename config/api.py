@@ -55,6 +55,7 @@ urlpatterns = [
         refinancing_apis.RequestRejectApi.as_view(),
         name="api-refinancing-reject",
     ),
+    path("letters/", notification_apis.LetterApi.as_view(), name="api-letters"),
 ]
 
 

@@ -42,3 +42,29 @@ class InboundMessageAdmin(ReadOnly):
     list_filter = ["channel", "opt_out"]
     search_fields = ["client__code", "provider_id"]
     raw_id_fields = ["client"]
+
+
+# --- msgs: templates are edited on the gerente's page (every check, audited); letters
+# and their batches are evidence like the outbox.
+
+
+@admin.register(models.MessageTemplate)
+class MessageTemplateAdmin(ReadOnly):
+    list_display = ["name", "channel", "recipient", "content_sid", "updated_at", "updated_by"]
+    list_filter = ["channel", "recipient"]
+    search_fields = ["name"]
+
+
+@admin.register(models.LetterBatch)
+class LetterBatchAdmin(ReadOnly):
+    list_display = ["agency", "business_date", "letters", "pages", "built_at"]
+    list_filter = ["business_date"]
+
+
+@admin.register(models.Letter)
+class LetterAdmin(ReadOnly):
+    list_display = ["case", "agency", "business_date", "status", "gate_reason", "delivered_at"]
+    list_filter = ["status", "gate_reason", "business_date"]
+    search_fields = ["case__client__code"]
+    raw_id_fields = ["case", "action", "batch"]
+    exclude = ["html"]

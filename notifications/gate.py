@@ -16,6 +16,12 @@ Rules decided here (DOMAIN.md 5 "Collecting within the law"):
   (`no_address`), or its planned action is no longer waiting (`action_closed`: the
   cycle cancelled it or it was done by other means).
 - **Expired**: the action's window closed (its last date passed) before it could go.
+- **Court wording** (msgs): a text holding a word of the court-wording list is
+  blocked (`court_wording`); templates are refused on save, so this catches only a
+  template saved before the list grew.
+- **WhatsApp's 24-hour window** (msgs): outside it, only an approved template (its
+  content SID) may go; without one the message is *postponed* (`whatsapp_window`)
+  until the client writes, or its window passes.
 - **Contact cap**: at most `CONTACT_CAP` contacts per case in the `CONTACT_CAP_DAYS`×24
   hours before the instant (default 7 in 7 days). A contact is a message handed to a
   provider or a registered visit or call; over the cap the message is *postponed*
@@ -32,6 +38,8 @@ from django.db.models import Q
 
 from collections_field.engine.sql import LIMA
 from collections_field.models import CaseStatus, FieldResult, PlannedAction
+from notifications.templating import court_words_in
+from notifications.whatsapp import whatsapp_session_open
 from portfolio.models import ChannelConsent, Payment
 from portfolio.selectors import COLLECTION_FROM, COLLECTION_TO, is_collection_day
 
@@ -87,19 +95,15 @@ def message_gate(message, at: datetime) -> Decision:
         return Decision(EXPIRED, "window_passed")
     if case.status == CaseStatus.CLOSED:
         return Decision(BLOCKED, "cured")
-    start_of_day = datetime.combine(day, time(0), tzinfo=LIMA)
-    if Payment.objects.filter(
-        credit__client_id=client.pk, paid_at__gte=start_of_day, paid_at__lte=at
-    ).exists():
+    if clients_paid([client.pk], at):
         return Decision(BLOCKED, "paid")
-    if (
-        ChannelConsent.objects.filter(client_id=client.pk, channel=message.channel)
-        .filter(Q(consent=False) | Q(opted_out_at__isnull=False))
-        .exists()
-    ):
+    if clients_opted_out([client.pk], message.channel):
         return Decision(BLOCKED, "opt_out")
     if not message.address:
         return Decision(BLOCKED, "no_address")
+    # msgs: a template saved before its words joined the court-wording list.
+    if court_words_in(f"{message.subject}\n{message.text}"):
+        return Decision(BLOCKED, "court_wording")
     timing = time_gate(at)
     if timing.verdict:
         return timing
@@ -120,4 +124,34 @@ def message_gate(message, at: datetime) -> Decision:
         ).count()
     if contacts >= cap:
         return Decision(POSTPONED, "contact_cap")
+    # msgs: WhatsApp outside the 24-hour window takes only an approved template.
+    if (
+        message.channel == "whatsapp"
+        and not message.content_sid
+        and not whatsapp_session_open(client_id=client.pk, phone=message.address, at=at)
+    ):
+        return Decision(POSTPONED, "whatsapp_window")
     return ALLOWED
+
+
+# --- msgs: the checks that letters share with messages, for many clients at once ----
+
+
+def clients_paid(client_ids: list[int], at: datetime) -> set[int]:
+    """The clients with a payment registered on the Lima day of `at`, up to `at`
+    (payments reach the gate at once, without waiting for a cycle)."""
+    start_of_day = datetime.combine(lima_day(at), time(0), tzinfo=LIMA)
+    return set(
+        Payment.objects.filter(
+            credit__client_id__in=client_ids, paid_at__gte=start_of_day, paid_at__lte=at
+        ).values_list("credit__client_id", flat=True)
+    )
+
+
+def clients_opted_out(client_ids: list[int], channel: str) -> set[int]:
+    """The clients without consent for the channel, or opted out of it (Ley 29733)."""
+    return set(
+        ChannelConsent.objects.filter(client_id__in=client_ids, channel=channel)
+        .filter(Q(consent=False) | Q(opted_out_at__isnull=False))
+        .values_list("client_id", flat=True)
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +34,13 @@ class Outgoing:
     valid_until: datetime
     at: datetime
     status_callback: str = ""
+    # msgs: e-mail's subject and HTML body; WhatsApp's approved template (content SID
+    # and numbered variables) and whether the 24-hour window is open (free text).
+    subject: str = ""
+    html: str = ""
+    content_sid: str = ""
+    content_variables: dict = field(default_factory=dict)
+    session_open: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,10 +139,9 @@ class TwilioSmsGateway:
         )
 
     def send(self, message: Outgoing) -> Sent:
-        import requests
-        from twilio.base.exceptions import TwilioRestException
-        from urllib3.exceptions import NewConnectionError
+        return self.create(self.params(message))
 
+    def params(self, message: Outgoing) -> dict:
         seconds = math.floor((message.valid_until - message.at).total_seconds())
         params = {
             "to": message.to,
@@ -148,6 +154,13 @@ class TwilioSmsGateway:
             params["from_"] = self.sender
         if message.status_callback:
             params["status_callback"] = message.status_callback
+        return params
+
+    def create(self, params: dict) -> Sent:
+        import requests
+        from twilio.base.exceptions import TwilioRestException
+        from urllib3.exceptions import NewConnectionError
+
         try:
             created = self.client.messages.create(**params)
         except TwilioRestException as exc:
@@ -187,3 +200,72 @@ def gateway_for(channel: str) -> Gateway:
 def gateways_reset() -> None:
     """Forget the gateways built so far (settings changed: tests, a reload)."""
     _gateway.cache_clear()
+
+
+# --- msgs: WhatsApp through Twilio, e-mail through Django's e-mail backend -------------
+
+
+class TwilioWhatsAppGateway(TwilioSmsGateway):
+    """WhatsApp through Twilio's Messages API (`SEMAFORO_WHATSAPP_GATEWAY`). Inside the
+    24-hour window since the client last wrote, the rendered text goes as free text;
+    outside it, the approved template: its content SID and numbered variables (Meta
+    refuses free text there, Twilio error 63016). The gate never lets a message without
+    an approved template leave outside the window; this refuses it as a last guard.
+    Same provider name as SMS: status callbacks find the row by Twilio's id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sender = settings.SEMAFORO_DISPATCH["TWILIO"].get("WHATSAPP_FROM") or self.sender
+
+    def params(self, message: Outgoing) -> dict:
+        if not message.session_open and not message.content_sid:
+            raise GatewayError("whatsapp_window", retry=False)
+        params = super().params(message)
+        params["to"] = f"whatsapp:{message.to}"
+        if "from_" in params:
+            params["from_"] = f"whatsapp:{self.sender}"
+        if not message.session_open:
+            del params["body"]
+            params["content_sid"] = message.content_sid
+            params["content_variables"] = json.dumps(message.content_variables, ensure_ascii=False)
+        return params
+
+
+class EmailGateway:
+    """E-mail through Django's e-mail backend (`EMAIL_BACKEND`; console by default),
+    with the template's text and HTML bodies. E-mail has no delivery report: a message
+    the backend accepted counts as delivered (its action is done). A connection never
+    made is retried; one lost after the data went stays in flight (never sent twice);
+    an address the server refuses fails."""
+
+    name = "email"
+
+    def send(self, message: Outgoing) -> Sent:
+        import smtplib
+
+        from django.core.mail import EmailMultiAlternatives
+        from django.utils import translation
+        from django.utils.html import escape, linebreaks
+        from django.utils.translation import gettext
+
+        with translation.override(settings.SEMAFORO_DISPATCH["LANGUAGE"]):
+            subject = message.subject or gettext("A reminder from your agency")
+        email = EmailMultiAlternatives(
+            subject=subject,
+            body=message.text,
+            to=[message.to],
+            headers={"X-Semaforo-Message": str(message.id)},
+        )
+        email.attach_alternative(message.html or linebreaks(escape(message.text)), "text/html")
+        try:
+            email.send()
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise GatewayError("email_refused", retry=False) from exc
+        except (smtplib.SMTPConnectError, ConnectionRefusedError, smtplib.SMTPHeloError) as exc:
+            raise GatewayError("email_unreachable", retry=True) from exc
+        except (smtplib.SMTPServerDisconnected, TimeoutError) as exc:
+            raise GatewayError("email_uncertain", retry=False, uncertain=True) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise GatewayError("email_error", retry=False) from exc
+        logger.info("email gateway: message %s handed to the e-mail backend", message.id)
+        return Sent(provider_id=f"email-{message.id}", status="delivered")

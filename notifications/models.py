@@ -1,11 +1,13 @@
 """The outbox: one outgoing message per automatic planned action, its status machine
 and every change of it with its time (the evidence the lender shows Indecopi)."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from collections_field.models import Case, PlannedAction
-from portfolio.models import Client, Guarantor
+from portfolio.models import Agency, Client, Guarantor, Officer
 
 
 class OutgoingMessage(models.Model):
@@ -48,6 +50,12 @@ class OutgoingMessage(models.Model):
     address = models.CharField(_("address or phone"), max_length=300, blank=True)
     template = models.CharField(_("template"), max_length=60, blank=True)
     text = models.TextField(_("rendered text"))
+    # msgs: what a template adds to the text (templating.py): the e-mail's subject and
+    # HTML body, WhatsApp's approved content (used outside the 24-hour window).
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    html = models.TextField(_("rendered HTML"), blank=True)
+    content_sid = models.CharField(_("approved content SID"), max_length=40, blank=True)
+    content_variables = models.JSONField(_("content variables"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
@@ -139,3 +147,122 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.received_at:%Y-%m-%d %H:%M}"
+
+
+# --- msgs: templates and printed letters ----------------------------------------------
+
+
+class MessageTemplate(models.Model):
+    """Plantilla: the Spanish text of a message or letter, by the name an action-plan
+    item's `template` (or an AS row's `letter_template`) gives. Edited by the gerente
+    through `templating.template_save`, which refuses unknown placeholders, court
+    wording and debt named to a third party; every version is kept (simple-history)."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        IVR = "ivr", _("IVR call")
+        EMAIL = "email", _("E-mail")
+        LETTER = "letter", _("Letter")
+
+    class Recipient(models.TextChoices):
+        DEBTOR = "debtor", _("Debtor")
+        GUARANTOR = "guarantor", _("Guarantor")
+        THIRD_PARTY = "third_party", _("Anyone else (may not name the debt)")
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    recipient = models.CharField(
+        _("written for"), max_length=12, choices=Recipient.choices, default=Recipient.DEBTOR
+    )
+    subject = models.CharField(_("subject (e-mail)"), max_length=200, blank=True)
+    body = models.TextField(_("text (Spanish)"))
+    # WhatsApp outside the 24-hour window: the provider's approved template and which
+    # placeholder fills each of its numbered variables ({{1}}, {{2}}, …), in order.
+    content_sid = models.CharField(_("approved content SID (WhatsApp)"), max_length=40, blank=True)
+    variables = models.JSONField(_("content variables (WhatsApp)"), default=list, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.channel})"
+
+
+class LetterBatch(models.Model):
+    """The day's letters of one agency merged into one PDF for printing. Built by a
+    task, delete-then-recreate (pretix's generated files): a re-run replaces it."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    business_date = models.DateField(_("business date"))
+    file = models.FileField(_("PDF"), upload_to="letters/%Y/%m/", blank=True)
+    letters = models.PositiveIntegerField(_("letters"), default=0)
+    pages = models.PositiveIntegerField(_("pages"), default=0)
+    built_at = models.DateTimeField(_("built at"))
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-business_date", "agency"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "business_date"], name="letter_batch_day")
+        ]
+        verbose_name = _("letter batch")
+        verbose_name_plural = _("letter batches")
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} {self.business_date}"
+
+
+class Letter(models.Model):
+    """Carta: one printed letter of a letter action, addressed to the debtor at the
+    contract or collection address. `ready` once in its agency's batch, `delivered`
+    when the asesor hands it over (the action is done), `blocked` when the gate
+    refused it (why in `gate_reason`). Audited: who delivered it, and when."""
+
+    class Status(models.TextChoices):
+        READY = "ready", _("Printed, to deliver")
+        DELIVERED = "delivered", _("Delivered")
+        BLOCKED = "blocked", _("Blocked")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letters")
+    action = models.OneToOneField(PlannedAction, on_delete=models.PROTECT, related_name="letter")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    business_date = models.DateField(_("business date"))
+    officer = models.ForeignKey(
+        Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    template = models.CharField(_("template"), max_length=60, blank=True)
+    recipient = models.CharField(_("recipient"), max_length=10, default="debtor")
+    # `collection` (dirección de cobranza) or `contract` (the client's home address).
+    address_kind = models.CharField(_("address kind"), max_length=12, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    html = models.TextField(_("rendered letter"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    gate_reason = models.CharField(_("gate reason"), max_length=30, blank=True)
+    batch = models.ForeignKey(
+        LetterBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    first_page = models.PositiveIntegerField(_("first page in the batch"), null=True, blank=True)
+    pages = models.PositiveIntegerField(_("pages"), default=0)
+    created_at = models.DateTimeField(_("created at"))
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    delivered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["html"])
+
+    class Meta:
+        ordering = ["agency", "business_date", "first_page", "id"]
+        indexes = [models.Index(fields=["agency", "business_date"], name="letter_agency_day")]
+        verbose_name = _("letter")
+        verbose_name_plural = _("letters")
+
+    def __str__(self) -> str:
+        return f"letter #{self.pk} {self.status}"

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from collections_field.engine.plan import AUTOMATIC_CHANNELS
 from collections_field.models import PlannedAction
 from collections_field.services import action_mark_done
+from notifications import templating
 from notifications.gate import (
     BLOCKED,
     EXPIRED,
@@ -50,6 +51,7 @@ from notifications.gate import (
 )
 from notifications.gateways import GatewayError, Outgoing, gateway_for
 from notifications.models import InboundMessage, MessageEvent, OutgoingMessage
+from notifications.whatsapp import whatsapp_session_open
 from portfolio.models import Client
 from portfolio.services import channel_opt_out
 
@@ -58,8 +60,8 @@ logger = logging.getLogger(__name__)
 Status = OutgoingMessage.Status
 Gate = OutgoingMessage.Gate
 FINAL = (Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.BLOCKED)
-# Letters are printed and handed over by the asesor (a later part of the issue): they
-# wait in the plan and never enter this outbox.
+# Letters are printed and handed over by the asesor (notifications/letters.py): they
+# never enter this outbox.
 OUTBOX_CHANNELS = tuple(c for c in AUTOMATIC_CHANNELS if c != "letter")
 PHONE_CHANNELS = ("sms", "whatsapp", "ivr")
 CHUNK = 1000
@@ -111,17 +113,21 @@ def _address_of(client: Client, channel: str) -> str:
     return ""
 
 
-def _new_message(action: PlannedAction, at: datetime) -> OutgoingMessage:
+def _new_message(action: PlannedAction, at: datetime, templates=None) -> OutgoingMessage:
     case = action.case
     client = case.client
     agency = client.agency.name if client.agency_id else ""
-    with translation.override(settings.SEMAFORO_DISPATCH["LANGUAGE"]):
-        text = default_text(
-            channel=action.channel,
-            first_name=(client.name.split() or [""])[0],
-            agency=agency,
-            amount=case.overdue_amount,
-        )
+    # msgs: the action's template when one of that name and channel is written.
+    content = templating.message_content(action=action, day=lima_day(at), templates=templates or {})
+    if content is None:
+        with translation.override(settings.SEMAFORO_DISPATCH["LANGUAGE"]):
+            text = default_text(
+                channel=action.channel,
+                first_name=(client.name.split() or [""])[0],
+                agency=agency,
+                amount=case.overdue_amount,
+            )
+        content = templating.Content(template="", text=text)
     return OutgoingMessage(
         case=case,
         action=action,
@@ -129,7 +135,11 @@ def _new_message(action: PlannedAction, at: datetime) -> OutgoingMessage:
         recipient=OutgoingMessage.Recipient.DEBTOR,
         address=_address_of(client, action.channel),
         template=action.template or "",
-        text=text,
+        text=content.text,
+        subject=content.subject,
+        html=content.html,
+        content_sid=content.content_sid,
+        content_variables=content.content_variables or {},
         due_on=action.window_from,
         last_day=action.window_to,
         created_at=at,
@@ -152,12 +162,14 @@ def outbox_fill(*, at: datetime) -> int:
             window_from__lte=day,
             outgoing_message__isnull=True,
         )
-        .select_related("case__client__agency")
+        .select_related("case__client__agency", "case__officer")
         .order_by("id")
     )
     created = 0
     while True:
-        chunk = [_new_message(a, at) for a in actions[:CHUNK]]
+        batch = list(actions[:CHUNK])
+        templates = templating.templates_by_name(a.template for a in batch)
+        chunk = [_new_message(a, at, templates) for a in batch]
         if not chunk:
             return created
         before = OutgoingMessage.objects.filter(action__in=[m.action for m in chunk]).count()
@@ -346,6 +358,14 @@ def _send(
         valid_until=valid_until,
         at=now,
         status_callback=status_callback_url(message.pk),
+        # msgs: the e-mail's subject and HTML; WhatsApp's approved content, which goes
+        # instead of the text outside the 24-hour window.
+        subject=message.subject,
+        html=message.html,
+        content_sid=message.content_sid,
+        content_variables=message.content_variables or {},
+        session_open=message.channel != "whatsapp"
+        or whatsapp_session_open(client_id=message.case.client_id, phone=message.address, at=now),
     )
     try:
         sent = gateway.send(outgoing)

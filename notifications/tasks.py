@@ -24,3 +24,29 @@ def message_send_task(message_id: int, at: str | None = None) -> str:
     """One message; delivered twice (acks_late, a redelivery), it is sent once."""
     moment = datetime.fromisoformat(at) if at else timezone.now()
     return message_dispatch(message_id=message_id, at=moment)
+
+
+# --- msgs: the day's letters ------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def letters_build_task(business_date: str | None = None, agency_code: str | None = None) -> list:
+    """One agency's batch of a date (delete-then-recreate: delivered twice, it builds the
+    same). Without an agency it fans out one task per agency with letters that day, so
+    the workers render them in parallel; without a date too (beat, each weekday
+    morning): today's, once the night's cycle for today is done, skipping agencies
+    already built."""
+    from datetime import date
+
+    from notifications.letters import letter_agencies_due, letters_build, letters_date_due
+
+    if agency_code is not None:
+        day = date.fromisoformat(business_date)
+        return [str(r) for r in letters_build(business_date=day, agency_codes=[agency_code])]
+    day = date.fromisoformat(business_date) if business_date else letters_date_due()
+    if day is None:
+        return []
+    agencies = letter_agencies_due(business_date=day, only_missing=business_date is None)
+    for agency in agencies:
+        letters_build_task.delay(day.isoformat(), agency.code)
+    return [agency.code for agency in agencies]

@@ -12,4 +12,7 @@ def navigation(request) -> dict:
         "nav_can_dashboard": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
         # The jefes approve refinancing requests (commissions' pages).
         "nav_can_refinancing": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
+        # msgs: the day's letters (who prints or hands them over); templates (gerente).
+        "nav_can_letters": role is not None and role != Role.SERVICIO,
+        "nav_can_templates": role == Role.GERENTE,
     }

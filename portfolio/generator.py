@@ -1193,7 +1193,10 @@ def _write_organisation(fh, org: _Org, credits: int, seed: int, business_date: d
         lines.append(
             f"  - {{code: {_agency_code(a)}, name: {_y(name)},"
             f" zone: {_zone_code(int(org.agency_zone[a]))},"
-            f" lat: {org.agency_lat[a]:.4f}, lon: {org.agency_lon[a]:.4f}}}"
+            f" lat: {org.agency_lat[a]:.4f}, lon: {org.agency_lon[a]:.4f},"
+            # The agency's phone and street, for messages and letters (synthetic).
+            f" phone: {_y(f'(01) 61{a % 10} {(1000 + 37 * a) % 9000 + 1000:04d}')},"
+            f" address: {_y(f'Av. Principal {100 + 10 * a}, {name}')}}}"
         )
     lines.append("subzones:")
     for s, name in enumerate(org.subzone_names):

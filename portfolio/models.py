@@ -47,6 +47,9 @@ class Agency(models.Model):
     zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="agencies")
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     lon = models.FloatField(_("longitude"), null=True, blank=True)
+    # For messages and letters (the templates' agency placeholders).
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
 
     class Meta:
         ordering = ["code"]

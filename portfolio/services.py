@@ -157,6 +157,8 @@ def organisation_load(*, document: str | dict[str, Any]) -> OrganisationResult:
                 "zone": zone,
                 "lat": row.get("lat"),
                 "lon": row.get("lon"),
+                # Optional (messages and letters name them); absent keeps what it had.
+                **{k: str(row[k]) for k in ("phone", "address") if row.get(k) is not None},
             },
         )
         agencies[agency.code] = agency
@@ -392,6 +394,7 @@ SCOPES = (
     "messages:read",
     "refinancing:read",
     "refinancing:write",
+    "letters:read",
 )
 TOKEN_PREFIX = "smf_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

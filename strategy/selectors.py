@@ -4,6 +4,7 @@ Every reader takes the version explicitly, so a cycle that started on version N
 keeps reading N even if N+1 is published meanwhile.
 """
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from strategy.models import (
@@ -150,10 +151,25 @@ def initial_classification_for(version: StrategyVersion, *, type: str, dpd: int)
     return last
 
 
-def written_template_names() -> frozenset[str]:
-    """Message and letter templates that exist, for the validator's warning.
+# Where written templates come from. The template store belongs to notifications,
+# which registers its reader here when it loads (notifications/apps.py): the arrow
+# stays notifications → strategy, and a strategy without it warns about every name.
+_TEMPLATE_SOURCES: list[Callable[[], Mapping[str, str]]] = []
 
-    No template store exists yet (notifications has no models), so every named
-    template gets the plain default text and a warning.
-    """
-    return frozenset()
+
+def template_source_register(source: Callable[[], Mapping[str, str]]) -> None:
+    """Add a reader of written templates (name → channel); registering twice is harmless."""
+    if source not in _TEMPLATE_SOURCES:
+        _TEMPLATE_SOURCES.append(source)
+
+
+def written_templates() -> dict[str, str]:
+    """Message and letter templates that exist, name → channel, for the validator."""
+    found: dict[str, str] = {}
+    for source in _TEMPLATE_SOURCES:
+        found.update(source())
+    return found
+
+
+def written_template_names() -> frozenset[str]:
+    return frozenset(written_templates())

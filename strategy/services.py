@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from strategy.exceptions import NoActiveStrategy
 from strategy.models import StrategyVersion
 from strategy.schema import MAPPING_SECTIONS, ROW_SECTIONS, SECTIONS, dump_document
-from strategy.selectors import active_strategy, strategy_document_for, written_template_names
+from strategy.selectors import active_strategy, strategy_document_for, written_templates
 from strategy.validation import validate_strategy
 
 DEFAULT_STRATEGY_PATH = Path(__file__).resolve().parent / "data" / "default_strategy.yaml"
@@ -48,7 +48,7 @@ def strategy_publish(
     same content as the active version (same canonical dump, comments and spacing
     aside) writes nothing, so re-running a deploy step is harmless.
     """
-    validated = validate_strategy(document, written_templates=written_template_names())
+    validated = validate_strategy(document, written_templates=written_templates())
     doc = validated.document
     canonical = dump_document(doc)
     digest = _sha256(canonical)

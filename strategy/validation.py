@@ -317,7 +317,8 @@ def validate_strategy(
 
     Raises StrategyValidationError with every error found; returns the document
     and the warnings otherwise. `written_templates` are the message/letter
-    templates that exist, so action plans naming others can be warned about.
+    templates that exist (names, or a mapping name → channel), so action plans
+    naming others, or naming one written for another channel, can be warned about.
     """
     lines: dict[str, list[int]] = {}
     if isinstance(source, str):
@@ -883,16 +884,32 @@ def _check_action_plans(
 def _check_templates(
     c: _Collector, actions: Parsed, plans: Parsed, written_templates: Collection[str]
 ) -> None:
-    """One warning naming every template not written yet (DOMAIN.md 7.2: not an error)."""
-    named = [values.get("letter_template") for _i, values, _row in actions]
-    named += [values.get("template") for _i, values, _row in plans]
-    unwritten = list(dict.fromkeys(n for n in named if n and n not in written_templates))
+    """One warning naming every template not written yet (DOMAIN.md 7.2: not an error),
+    and, when the channels of the written ones are known (a mapping name → channel),
+    one for each template written for another channel than the one that sends it."""
+    named = [(values.get("letter_template"), "letter") for _i, values, _row in actions]
+    named += [(values.get("template"), values.get("channel")) for _i, values, _row in plans]
+    unwritten = list(dict.fromkeys(n for n, _ch in named if n and n not in written_templates))
     if unwritten:
         c.warnings.append(
             _(
                 "templates: none written yet for {names}; those actions get a plain default "
                 "text built from the action"
             ).format(names=", ".join(unwritten))
+        )
+    if not isinstance(written_templates, Mapping):
+        return
+    mismatched = dict.fromkeys(
+        (name, channel, written_templates[name])
+        for name, channel in named
+        if name in written_templates and channel and written_templates[name] != channel
+    )
+    for name, channel, written in mismatched:
+        c.warnings.append(
+            _(
+                "templates: {name} is written for {written} but sent by {channel}; "
+                "that action gets a plain default text"
+            ).format(name=name, written=written, channel=channel)
         )
 
 

@@ -211,6 +211,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.dispatch_task",
         "schedule": crontab(minute="*/5", hour="7-19", day_of_week="mon-fri"),
     },
+    # msgs: the day's letters, once the night's cycle is done (repeated: agencies
+    # already built are skipped), printed before the officers go out.
+    "letters": {
+        "task": "notifications.tasks.letters_build_task",
+        "schedule": crontab(minute="0,30", hour="5-8", day_of_week="mon-fri"),
+    },
 }
 
 REST_FRAMEWORK = {
@@ -289,6 +295,9 @@ SEMAFORO_DISPATCH = {
     "GATEWAYS": {
         "default": "notifications.gateways.ConsoleGateway",
         "sms": env("SEMAFORO_SMS_GATEWAY", "") or "",
+        # msgs: WhatsApp through Twilio when set; e-mail through Django's e-mail backend.
+        "whatsapp": env("SEMAFORO_WHATSAPP_GATEWAY", "") or "",
+        "email": env("SEMAFORO_EMAIL_GATEWAY", "notifications.gateways.EmailGateway") or "",
     },
     # The console gateway appends every message here too (a spool; empty: nowhere).
     "CONSOLE_FILE": env("SEMAFORO_CONSOLE_OUTBOX", "") or "",
@@ -308,8 +317,61 @@ SEMAFORO_DISPATCH = {
         "WEBHOOK_SHARED_KEY": env("TWILIO_WEBHOOK_SHARED_KEY", "") or "",
         "FROM": env("TWILIO_FROM", "") or "",
         "MESSAGING_SERVICE_SID": env("TWILIO_MESSAGING_SERVICE_SID", "") or "",
+        # The WhatsApp sender (E.164, without the "whatsapp:" prefix); else FROM.
+        "WHATSAPP_FROM": env("TWILIO_WHATSAPP_FROM", "") or "",
         # Another API host (a regional edge, a test double); empty: api.twilio.com.
         "API_BASE_URL": env("TWILIO_API_BASE_URL", "") or "",
         "TIMEOUT": 10,
     },
+}
+
+# --- msgs: e-mail (the e-mail gateway and the escalation digest) ----------------------
+# Console by default (the demo prints them); a real deployment sets EMAIL_BACKEND and
+# the SMTP settings (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD).
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost") or "localhost"
+EMAIL_PORT = int(env("EMAIL_PORT", "25") or 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "cobranzas@localhost") or "cobranzas@localhost"
+
+# --- msgs: message and letter templates (notifications/templating.py) ----------------
+# Words and phrases that make a text look like a court document (Ley 29571 art. 62,
+# Indecopi): a template using one is refused when saved, and a letter or message
+# whose text holds one is blocked (`court_wording`). Matched whole, any case, accents
+# aside, also with an ending ("embargo" finds "embargos"). SEMAFORO_COURT_WORDS (comma
+# separated) replaces the list.
+DEFAULT_COURT_WORDS = [
+    "juzgado", "juez", "jueza", "notificación judicial", "embargo", "embargar",
+    "orden de captura", "demanda", "demandar", "demandado", "cobranza coactiva",
+    "ejecución coactiva", "poder judicial", "proceso judicial", "mandato judicial",
+    "requerimiento judicial", "resolución judicial", "fiscalía", "denuncia penal",
+    "tribunal", "sentencia", "citación", "remate", "incautación", "desalojo",
+    "detención", "cárcel", "prisión", "policía",
+]  # fmt: skip
+# Words that name the debt: a template written for anyone but the debtor or the
+# guarantor may hold none of them (nor the amount or credits placeholders).
+# SEMAFORO_DEBT_WORDS replaces the list.
+DEFAULT_DEBT_WORDS = [
+    "deuda", "adeuda", "adeudado", "deudor", "atraso", "atrasado", "atrasada", "vencido",
+    "vencida", "mora", "moroso", "morosa", "morosidad", "cobranza", "cobro", "cuota",
+    "saldo", "crédito", "préstamo", "impago", "pago pendiente", "monto",
+]  # fmt: skip
+
+
+def _words(name: str, default: list[str]) -> list[str]:
+    value = env(name)
+    return [w.strip() for w in value.split(",") if w.strip()] if value else default
+
+
+SEMAFORO_TEMPLATES = {
+    "COURT_WORDS": _words("SEMAFORO_COURT_WORDS", DEFAULT_COURT_WORDS),
+    "DEBT_WORDS": _words("SEMAFORO_DEBT_WORDS", DEFAULT_DEBT_WORDS),
+}
+# WeasyPrint reports every layout step at INFO: only its warnings reach the logs.
+LOGGING["loggers"] = {
+    **LOGGING.get("loggers", {}),
+    "weasyprint": {"level": "WARNING"},
+    "fontTools": {"level": "WARNING"},
 }

@@ -1,4 +1,5 @@
-"""Test doubles: a recording gateway, and a fake Twilio REST server on localhost."""
+"""Test doubles: a recording gateway, a fake Twilio REST server on localhost (SMS and
+WhatsApp), and e-mail backends that fail as SMTP servers do."""
 
 import base64
 import itertools
@@ -34,6 +35,9 @@ class FakeTwilio:
         self.auth_token = auth_token
         self.requests: list[dict[str, str]] = []
         self.errors: list[tuple[int, int]] = []
+        # WhatsApp as Meta rules it: free text only to numbers inside their 24-hour
+        # window (the test says which), else error 63016; a template (ContentSid) always.
+        self.whatsapp_sessions: set[str] = set()
         self.ids = (f"SM{n:032d}" for n in itertools.count(1))
         fake = self
 
@@ -55,6 +59,15 @@ class FakeTwilio:
                 if fake.errors:
                     status, code = fake.errors.pop(0)
                     return self.answer(status, {"code": code, "message": "error", "status": status})
+                to = form.get("To", "")
+                if (
+                    to.startswith("whatsapp:")
+                    and "ContentSid" not in form
+                    and to.removeprefix("whatsapp:") not in fake.whatsapp_sessions
+                ):
+                    return self.answer(
+                        400, {"code": 63016, "message": "outside the window", "status": 400}
+                    )
                 sid = next(fake.ids)
                 return self.answer(
                     201,
@@ -90,3 +103,15 @@ class FakeTwilio:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class FailingEmailBackend:
+    """An e-mail backend whose server answers as told (`error`: an exception to raise)."""
+
+    error: Exception | None = None
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise FailingEmailBackend.error

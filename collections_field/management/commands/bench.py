@@ -22,6 +22,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.utils.module_loading import import_string
 
 from collections_field.engine.sql import LIMA, counting_statements
 from collections_field.models import Case, CycleStep, FieldResult
@@ -87,6 +88,8 @@ class Command(BaseCommand):
 
         bench_simulator(self, day2)
         self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
+        # notifications' part (by name: collections_field does not import notifications).
+        import_string("notifications.bench.bench_letters")(self, day2)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")

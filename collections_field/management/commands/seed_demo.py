@@ -57,6 +57,12 @@ class Command(BaseCommand):
                 + (" (already loaded)" if result.unchanged else "")
             )
         self._run_cycle(today)
+        # msgs: the shipped Spanish templates and the day's letters (by command name:
+        # collections_field does not import notifications).
+        from django.core.management import call_command
+
+        call_command("load_templates", "--default", stdout=self.stdout)
+        call_command("build_letters", "--date", today.isoformat(), stdout=self.stdout)
         logins = self._demo_logins()
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("Semáforo demo — http://127.0.0.1:8000/"))
