@@ -6,6 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from collections_field import apis as field_apis
+from commissions.exonerations import apis as exoneration_apis
+from commissions.statements import apis as commission_apis
 from notifications import apis as notification_apis
 from portfolio import apis as portfolio_apis
 from portfolio.exceptions import DomainError, NotFound, PermissionDenied, SnapshotError
@@ -29,6 +31,23 @@ urlpatterns = [
     path("campaigns/", field_apis.CampaignApi.as_view(), name="api-campaigns"),
     path("campaigns/<str:code>/", field_apis.CampaignDetailApi.as_view(), name="api-campaign"),
     path("messages/", notification_apis.MessageApi.as_view(), name="api-messages"),
+    path("exonerations/", exoneration_apis.ExonerationApi.as_view(), name="api-exonerations"),
+    path(
+        "exonerations/<int:exoneration_id>/",
+        exoneration_apis.ExonerationDetailApi.as_view(),
+        name="api-exoneration",
+    ),
+    path(
+        "exonerations/<int:exoneration_id>/approve/",
+        exoneration_apis.ExonerationApproveApi.as_view(),
+        name="api-exoneration-approve",
+    ),
+    path(
+        "exonerations/<int:exoneration_id>/reject/",
+        exoneration_apis.ExonerationRejectApi.as_view(),
+        name="api-exoneration-reject",
+    ),
+    path("commissions/", commission_apis.CommissionApi.as_view(), name="api-commissions"),
 ]
 
 

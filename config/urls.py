@@ -19,6 +19,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("audit/", include("audit.urls")),
+    path("exonerations/", include("commissions.exonerations.urls")),
+    path("commissions/", include("commissions.statements.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     # Provider callbacks (signed by the provider; not part of the documented API).

@@ -10,4 +10,6 @@ def navigation(request) -> dict:
         "nav_can_audit": role == Role.GERENTE,
         "nav_can_escalations": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
         "nav_can_dashboard": role in (Role.JEFE_AGENCIA, Role.JEFE_ZONAL, Role.GERENTE),
+        # Money rules (commissions app): exonerations and commissions, for every person.
+        "nav_can_money": role is not None and role != Role.SERVICIO,
     }

@@ -390,6 +390,9 @@ SCOPES = (
     "cases:read",
     "campaigns:write",
     "messages:read",
+    "exonerations:read",
+    "exonerations:write",
+    "commissions:read",
 )
 TOKEN_PREFIX = "smf_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -1,0 +1,17 @@
+"""The money rules' data: one module per subdomain, re-exported here."""
+
+from commissions.models.exonerations import Exoneration
+from commissions.models.statements import (
+    CommissionLine,
+    CommissionMonth,
+    CommissionStatement,
+    OfficeTarget,
+)
+
+__all__ = [
+    "CommissionLine",
+    "CommissionMonth",
+    "CommissionStatement",
+    "Exoneration",
+    "OfficeTarget",
+]
