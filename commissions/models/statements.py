@@ -134,6 +134,9 @@ class CommissionLine(models.Model):
     case history's 70 and the effective result), a payment (its reference), a
     refinancing (the request, or the case history's 80), or the target bonus.
 
+    An asesor's line is also a line of its agency's (the jefe's) statement, with the
+    same value: `agency_statement` points there, so the record is stored once.
+
     Written set-based from keyed joins and deleted with their month, half a million
     rows at a time: the references carry no database constraint (checking them at
     commit would cost seconds for nothing; every id comes from the row it names)."""
@@ -147,6 +150,10 @@ class CommissionLine(models.Model):
     statement = models.ForeignKey(
         CommissionStatement, on_delete=models.DO_NOTHING, db_constraint=False, related_name="lines"
     )
+    agency_statement = models.ForeignKey(
+        CommissionStatement, on_delete=models.DO_NOTHING, db_constraint=False, null=True,
+        db_index=False, related_name="agency_lines",
+    )  # fmt: skip
     month = models.ForeignKey(
         CommissionMonth,
         on_delete=models.DO_NOTHING,
@@ -192,7 +199,11 @@ class CommissionLine(models.Model):
             models.Index(
                 fields=["payment"], condition=models.Q(payment__isnull=False), name="line_payment"
             ),
-            models.Index(fields=["month"], name="line_month"),
+            models.Index(
+                fields=["agency_statement"],
+                condition=models.Q(agency_statement__isnull=False),
+                name="line_agency_statement",
+            ),
         ]
         verbose_name = _("commission line")
         verbose_name_plural = _("commission lines")

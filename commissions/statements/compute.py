@@ -24,7 +24,8 @@ What each line is (thesis 5.2.2, DOMAIN.md 6; the README's "Money rules" says wh
   × the sum of its other lines: so the amount is still the sum of the lines.
 
 Statements: one per internal officer (an inactive one only if it has lines), one per
-agency for its jefe (the agency's asesores' lines, again line by line), one per
+agency for its jefe (its asesores' lines: the same rows, each pointing at both
+statements through `agency_statement`, plus its own target line), one per
 external agency: `external_agency_share` × each payment on a case it was assigned
 when paid (alternate: its officer held the case; simultaneous: it worked beside the
 asesor, so the payment is a line of both). Every value is rounded to the cent once,
@@ -74,9 +75,11 @@ def minus_days(column: str, days: int) -> str:
 
 
 LINE_COLUMNS = (
-    "statement_id, month_id, kind, client_id, client_code, credit_code, reference, date, "
-    "base, currency, original_amount, value, payment_id, case_history_id, result_id"
+    "statement_id, agency_statement_id, month_id, kind, client_id, client_code, credit_code, "
+    "reference, date, base, currency, original_amount, value, payment_id, case_history_id, "
+    "result_id"
 )
+MONTH_STATEMENTS = "SELECT ms.id FROM commissions_commissionstatement ms WHERE ms.month_id = %s"
 
 
 def compute_lines(
@@ -91,7 +94,10 @@ def compute_lines(
     counts: dict[str, int] = {}
     line = f"INSERT INTO commissions_commissionline ({LINE_COLUMNS}) "
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM commissions_commissionline WHERE month_id = %s", [m])
+        cursor.execute(
+            f"DELETE FROM commissions_commissionline WHERE statement_id IN ({MONTH_STATEMENTS})",
+            [m],
+        )
         cursor.execute("DELETE FROM commissions_commissionstatement WHERE month_id = %s", [m])
         figures = (
             "clients_cured, amount_collected, clients_refinanced, office_target_reached, amount"
@@ -129,15 +135,12 @@ def compute_lines(
         # 1. The month's payments, each with its case's holder and state when paid.
         usd = f"CASE WHEN k.currency = 'USD' THEN {usd_rate} ELSE 1 END"
         latest = "ORDER BY h.at DESC, h.seq DESC, h.id DESC LIMIT 1"
+        # The holder and the state, once per payment (a table of their own: the
+        # planner then knows how many rows the joins below take).
         sql.create_temp(
             cursor,
-            "comm_pay",
-            "SELECT p.*, o.id AS officer_id, o.agency_id AS officer_agency, "
-            "o.external_agency_id AS officer_external, "
-            "CASE WHEN hh.external_agency_code IS NULL THEN o.external_agency_id "
-            "ELSE (SELECT x.id FROM portfolio_externalagency x "
-            "WHERE x.code = hh.external_agency_code) END AS external_id "
-            "FROM (SELECT pay.id AS payment_id, pay.reference, pay.amount, k.currency, "
+            "comm_paid",
+            "SELECT pay.id AS payment_id, pay.reference, pay.amount, k.currency, "
             "k.code AS credit_code, k.client_id, cl.code AS client_code, "
             f"pay.amount * {usd} AS pen, "
             f"CASE WHEN pay.paid_at >= %s THEN {lima_date('pay.paid_at')} "
@@ -156,33 +159,43 @@ def compute_lines(
             f" {sql.lima_start_of('cc.first')} "
             f" AND pay.paid_at < {sql.lima_start_of('cc.following')})"
             " AND NOT EXISTS (SELECT 1 FROM commissions_commissionline ol "
-            "  WHERE ol.payment_id = pay.id))"
-            ") p JOIN collections_field_casehistory hh ON hh.id = p.holder_id "
-            "LEFT JOIN portfolio_officer o ON o.code = hh.officer_code "
-            "WHERE p.state = 'open'",
+            "  WHERE ol.payment_id = pay.id))",
             [start, start, end, period.first, period.following, start],
         )
+        sql.create_temp(
+            cursor,
+            "comm_pay",
+            "SELECT p.*, o.id AS officer_id, o.agency_id AS officer_agency, "
+            "o.external_agency_id AS officer_external, "
+            "CASE WHEN hh.external_agency_code IS NULL THEN o.external_agency_id "
+            "ELSE (SELECT x.id FROM portfolio_externalagency x "
+            "WHERE x.code = hh.external_agency_code) END AS external_id "
+            "FROM comm_paid p JOIN collections_field_casehistory hh ON hh.id = p.holder_id "
+            "LEFT JOIN portfolio_officer o ON o.code = hh.officer_code "
+            "WHERE p.state = 'open'",
+        )
+        # An asesor's line is its agency's (the jefe's) line too: one row, two statements.
+        of_officer = (
+            "JOIN commissions_commissionstatement s ON s.month_id = %s AND s.kind = 'officer' "
+            "AND s.officer_id = {alias}.officer_id "
+            "JOIN commissions_commissionstatement a ON a.month_id = %s AND a.kind = 'agency' "
+            "AND a.agency_id = {alias}.officer_agency "
+        )
         collection = (
-            "SELECT s.id, %s, 'collection', p.client_id, p.client_code, p.credit_code, "
-            "p.reference, p.booked_on, round(p.pen, 2), p.currency, p.amount, "
+            "SELECT s.id, {agency}, %s, 'collection', p.client_id, p.client_code, "
+            "p.credit_code, p.reference, p.booked_on, round(p.pen, 2), p.currency, p.amount, "
             "round(p.pen * {share}, 2), p.payment_id, p.holder_id, NULL FROM comm_pay p "
-            "JOIN commissions_commissionstatement s ON s.month_id = %s AND "
         )
-        internal = collection.format(share=scheme.collected_share)
         cursor.execute(
-            line + internal + "s.kind = 'officer' AND s.officer_id = p.officer_id "
-            "WHERE p.officer_external IS NULL",
-            [m, m],
-        )
+            line + collection.format(agency="a.id", share=scheme.collected_share)
+            + of_officer.format(alias="p") + "WHERE p.officer_external IS NULL",
+            [m, m, m],
+        )  # fmt: skip
         counts["collection"] = cursor.rowcount
         cursor.execute(
-            line + internal + "s.kind = 'agency' AND s.agency_id = p.officer_agency "
-            "WHERE p.officer_external IS NULL AND p.officer_id IS NOT NULL",
-            [m, m],
-        )
-        cursor.execute(
-            line + collection.format(share=scheme.external_agency_share)
-            + "s.kind = 'external' AND s.external_agency_id = p.external_id "
+            line + collection.format(agency="NULL", share=scheme.external_agency_share)
+            + "JOIN commissions_commissionstatement s ON s.month_id = %s "
+            "AND s.kind = 'external' AND s.external_agency_id = p.external_id "
             "WHERE p.external_id IS NOT NULL",
             [m, m],
         )  # fmt: skip
@@ -212,21 +225,14 @@ def compute_lines(
             "JOIN portfolio_officer o ON o.id = r.officer_id",
             [period.first, period.following],
         )
-        cure = (
-            "SELECT s.id, %s, 'cure', x.client_id, x.client_code, '', "
+        cursor.execute(
+            line + "SELECT s.id, a.id, %s, 'cure', x.client_id, x.client_code, '', "
             "'70:' || CAST(x.history_id AS varchar(20)), x.business_date, NULL, '', NULL, "
             f"{scheme.per_cured_client}, NULL, x.history_id, x.result_id FROM comm_cure x "
-            "JOIN commissions_commissionstatement s ON s.month_id = %s AND "
-        )
-        cursor.execute(
-            line + cure + "s.kind = 'officer' AND s.officer_id = x.officer_id WHERE x.n = 1",
-            [m, m],
-        )
+            + of_officer.format(alias="x") + "WHERE x.n = 1",
+            [m, m, m],
+        )  # fmt: skip
         counts["cure"] = cursor.rowcount
-        cursor.execute(
-            line + cure + "s.kind = 'agency' AND s.agency_id = x.officer_agency WHERE x.n = 1",
-            [m, m],
-        )
 
         # 3. Refinanced clients, for the case's holder at the time; the first per client.
         source_sql, source_params = refinancing_source(period.first, period.following)
@@ -241,22 +247,14 @@ def compute_lines(
             "JOIN portfolio_officer o ON o.code = x.holder WHERE o.external_agency_id IS NULL",
             source_params,
         )
-        refinancing = (
-            "SELECT s.id, %s, 'refinancing', x.client_id, x.client_code, x.credit_code, "
-            f"x.reference, x.business_date, NULL, '', NULL, {scheme.per_refinanced_client}, "
-            "NULL, x.history_id, NULL FROM comm_refi x "
-            "JOIN commissions_commissionstatement s ON s.month_id = %s AND "
-        )
         cursor.execute(
-            line + refinancing + "s.kind = 'officer' AND s.officer_id = x.officer_id WHERE x.n = 1",
-            [m, m],
-        )
+            line + "SELECT s.id, a.id, %s, 'refinancing', x.client_id, x.client_code, "
+            "x.credit_code, x.reference, x.business_date, NULL, '', NULL, "
+            f"{scheme.per_refinanced_client}, NULL, x.history_id, NULL FROM comm_refi x "
+            + of_officer.format(alias="x") + "WHERE x.n = 1",
+            [m, m, m],
+        )  # fmt: skip
         counts["refinancing"] = cursor.rowcount
-        cursor.execute(
-            line + refinancing + "s.kind = 'agency' AND s.agency_id = x.officer_agency "
-            "WHERE x.n = 1",
-            [m, m],
-        )
 
         # 4. Figures from the lines; then the office target and its bonus line.
         _sum_lines(cursor, m)
@@ -275,7 +273,7 @@ def compute_lines(
         counts["target"] = 0
         if bonus > 0:
             cursor.execute(
-                line + "SELECT s.id, %s, 'target', NULL, '', '', "
+                line + "SELECT s.id, NULL, %s, 'target', NULL, '', '', "
                 f"'target:' || ag.code || ':{period.first:%Y-%m}', %s, NULL, '', NULL, "
                 f"round(s.amount * {bonus}, 2), NULL, NULL, NULL "
                 "FROM commissions_commissionstatement s "
@@ -290,27 +288,40 @@ def compute_lines(
         cursor.execute(
             "DELETE FROM commissions_commissionstatement WHERE month_id = %s "
             "AND kind = 'officer' AND officer_id IN (SELECT o.id FROM portfolio_officer o "
-            f"WHERE o.active = {sql.false()}) AND id NOT IN (SELECT l.statement_id "
-            "FROM commissions_commissionline l WHERE l.month_id = %s)",
-            [m, m],
+            f"WHERE o.active = {sql.false()}) AND NOT EXISTS (SELECT 1 "
+            "FROM commissions_commissionline l "
+            "WHERE l.statement_id = commissions_commissionstatement.id)",
+            [m],
         )
-        cursor.execute("SELECT count(*) FROM commissions_commissionline WHERE month_id = %s", [m])
+        cursor.execute(
+            "SELECT count(*) FROM commissions_commissionline "
+            f"WHERE statement_id IN ({MONTH_STATEMENTS})",
+            [m],
+        )
         counts["lines"] = cursor.fetchone()[0]
-        sql.drop_temp(cursor, "comm_closed", "comm_pay", "comm_cure", "comm_refi")
+        sql.drop_temp(cursor, "comm_closed", "comm_paid", "comm_pay", "comm_cure", "comm_refi")
     return counts
 
 
 def _sum_lines(cursor, m: int) -> None:
-    """Every figure of every statement of the month, from its lines."""
+    """Every figure of every statement of the month, from its lines (an asesor's line
+    counts for its statement and for its agency's)."""
+    lines = (
+        "SELECT l.{key} AS sid, l.kind, l.base, l.value FROM commissions_commissionline l "
+        f"WHERE l.{{key}} IN ({MONTH_STATEMENTS})"
+    )
     cursor.execute(
         "UPDATE commissions_commissionstatement AS s SET "
         "clients_cured = t.cured, amount_collected = t.collected, "
         "clients_refinanced = t.refinanced, amount = t.amount FROM ("
-        "SELECT l.statement_id, "
-        "sum(CASE WHEN l.kind = 'cure' THEN 1 ELSE 0 END) AS cured, "
-        "coalesce(sum(CASE WHEN l.kind = 'collection' THEN l.base END), 0) AS collected, "
-        "sum(CASE WHEN l.kind = 'refinancing' THEN 1 ELSE 0 END) AS refinanced, "
-        "sum(l.value) AS amount FROM commissions_commissionline l WHERE l.month_id = %s "
-        "GROUP BY l.statement_id) t WHERE s.id = t.statement_id",
-        [m],
+        "SELECT u.sid, "
+        "sum(CASE WHEN u.kind = 'cure' THEN 1 ELSE 0 END) AS cured, "
+        "coalesce(sum(CASE WHEN u.kind = 'collection' THEN u.base END), 0) AS collected, "
+        "sum(CASE WHEN u.kind = 'refinancing' THEN 1 ELSE 0 END) AS refinanced, "
+        "sum(u.value) AS amount FROM ("
+        + lines.format(key="statement_id")
+        + " UNION ALL "
+        + lines.format(key="agency_statement_id")
+        + ") u GROUP BY u.sid) t WHERE s.id = t.sid",
+        [m, m],
     )

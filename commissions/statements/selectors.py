@@ -101,7 +101,10 @@ def statement_for(
 
 
 def statement_lines(statement: CommissionStatement) -> QuerySet[CommissionLine]:
-    return CommissionLine.objects.filter(statement=statement).order_by("kind", "date", "id")
+    """Its own lines, and for an agency's statement its asesores' lines too."""
+    return CommissionLine.objects.filter(
+        Q(statement=statement) | Q(agency_statement=statement)
+    ).order_by("kind", "date", "id")
 
 
 def statement_code(statement: CommissionStatement) -> str:

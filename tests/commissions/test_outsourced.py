@@ -9,6 +9,7 @@ from django.test import Client
 
 from collections_field.models import Case
 from commissions.models import CommissionStatement
+from commissions.statements.selectors import statement_lines
 from commissions.statements.services import commissions_compute
 from tests.collections_field.test_external_agencies import (  # noqa: F401 (fixture)
     replay,
@@ -34,10 +35,10 @@ def test_a_shared_case_pays_the_asesor_and_the_agency(replay):  # noqa: F811
     rosa = CommissionStatement.objects.get(kind="officer", officer__code="AS001")
     agency = CommissionStatement.objects.get(kind="external", external_agency__code="EX01")
     # Both worked it: 1 % for the asesor, 8 % for the agency, of the same payment.
-    assert [(ln.reference, ln.base, ln.value) for ln in rosa.lines.all()] == [
+    assert [(ln.reference, ln.base, ln.value) for ln in statement_lines(rosa)] == [
         ("PAY-CRK1-2-11", Decimal("250.00"), Decimal("2.50"))
     ]
-    assert [(ln.reference, ln.base, ln.value) for ln in agency.lines.all()] == [
+    assert [(ln.reference, ln.base, ln.value) for ln in statement_lines(agency)] == [
         ("PAY-CRK1-2-11", Decimal("250.00"), Decimal("20.00"))
     ]
     # The agency's user downloads its statement for the invoice; nobody else's.

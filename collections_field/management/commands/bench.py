@@ -84,6 +84,9 @@ class Command(BaseCommand):
         self.night(2, second, day2)
         self.pages(day2)
         self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
+        from commissions.bench import bench_commissions  # the money rules' part
+
+        bench_commissions(self, first_night=day1)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
