@@ -70,6 +70,11 @@ def test_above_the_limit_it_waits_and_the_jefe_approves_it(money):
     assert {(c.field, c.old, c.new) for c in delta.changes if c.field == "status"} == {
         ("status", "pending", "approved")
     }
+    # The gerente reads it in the audit trail, as every audited change.
+    gerente = Client()
+    gerente.force_login(person("gerencia"))
+    page = gerente.get("/audit/", {"model": "commissions.exoneration"}).content.decode()
+    assert "jcastro" in page and "pending → approved" in page
     # A repeat answers with the approved one.
     again = exoneration_approve(user=person("jcastro"), exoneration_id=exoneration.pk)
     assert (again.pk, again.status) == (approved.pk, "approved")
