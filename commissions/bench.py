@@ -63,18 +63,19 @@ def _month_of_work(first: date, last: date) -> tuple[int, int, int]:
     """A month of payments, cures and refinancings on the open cases (PostgreSQL)."""
     days = (last - first).days + 1
     with connection.cursor() as cursor:
-        # About a twentieth of the open cases' credits pay on each day of the month.
+        # About a twentieth of the open cases' credits pay on each day of the month,
+        # taken in by the next morning's cycle.
         cursor.execute(
             "INSERT INTO portfolio_payment (reference, credit_id, amount, paid_at, installments, "
             "received_at, applied_on) "
             "SELECT 'BENCH-M-' || d || '-' || k.id, k.id, 50 + (k.id %% 450), "
             "%s::timestamptz + (d * interval '1 day') + ((k.id %% 540) * interval '1 minute'), "
-            "(k.id + d) %% 2, now(), NULL "
+            "(k.id + d) %% 2, now(), %s::date + d + 1 "
             "FROM portfolio_credit k JOIN collections_field_case c ON c.client_id = k.client_id "
             "CROSS JOIN generate_series(0, %s - 1) d "
             "WHERE c.status <> 'closed' AND (k.id * 7 + d) %% 20 = 0 "
             "ON CONFLICT (reference) DO NOTHING",
-            [start_of(first) + timedelta(hours=8), days],
+            [start_of(first) + timedelta(hours=8), first, days],
         )
         payments = cursor.rowcount
         # A thirtieth of the open cases: a verified visit by their officer, cured the day after.

@@ -30,6 +30,9 @@ class CommissionMonth(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The last finished night when it closed: it counted the payments taken in up to
+    # that business date; its payments taken in later count in a later month.
+    closed_through = models.DateField(_("closed through"), null=True, blank=True)
     # What the computation used: the strategy version, its scheme and dollar rate.
     strategy_version = models.PositiveIntegerField(_("strategy version"), null=True, blank=True)
     scheme = models.JSONField(_("commission scheme"), default=dict, blank=True)
@@ -195,10 +198,6 @@ class CommissionLine(models.Model):
     class Meta:
         ordering = ["statement", "kind", "date", "id"]
         indexes = [
-            # A late payment: is it already a line of a closed month?
-            models.Index(
-                fields=["payment"], condition=models.Q(payment__isnull=False), name="line_payment"
-            ),
             models.Index(
                 fields=["agency_statement"],
                 condition=models.Q(agency_statement__isnull=False),

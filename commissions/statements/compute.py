@@ -31,11 +31,13 @@ when paid (alternate: its officer held the case; simultaneous: it worked beside 
 asesor, so the payment is a line of both). Every value is rounded to the cent once,
 on its line; a statement's figures and amount are sums of its lines.
 
-Months: a payment belongs to the month it was paid in (Lima), unless that month was
-closed without it: then to the month of its registration, the business date of the
-cycle that took it in (`applied_on`); a payment not yet taken in waits. Cures and
-refinancings belong to their business date's month (a month is closed only after
-a later cycle ran, so none arrives late).
+Months: a payment counts once a cycle took it in (`applied_on`), in the month it was
+paid in (Lima). A closed month counted the payments taken in by the cycles finished
+when it closed (up to its `closed_through` date); one of its payments taken in
+later is late and counts in the month of the cycle that took it in. So a closed
+month never changes and no payment counts twice, with no lookup of old lines.
+Cures and refinancings belong to their business date's month (a month is closed
+only after a later cycle ran, so none arrives late).
 """
 
 from __future__ import annotations
@@ -83,9 +85,16 @@ MONTH_STATEMENTS = "SELECT ms.id FROM commissions_commissionstatement ms WHERE m
 
 
 def compute_lines(
-    *, period: MonthRange, scheme: CommissionScheme, usd_rate, closed: list[tuple[date, date]]
+    *,
+    period: MonthRange,
+    scheme: CommissionScheme,
+    usd_rate,
+    closed: list[tuple[date, date, date]],
+    through: date | None = None,
 ) -> dict[str, int]:
-    """Replace the month's statements and lines (the month must be open)."""
+    """Replace the month's statements and lines (the month must be open). `closed`:
+    each closed month's (first day, next month's first day, closed_through); `through`:
+    count only payments taken in up to that business date (the closing computation)."""
     m, start, end = (
         period.month_id,
         sql.ts(sql.start_of(period.first)),
@@ -120,21 +129,27 @@ def compute_lines(
             "FROM portfolio_externalagency x",
             [m],
         )
-        # The closed months' periods (a payment of one of them, absent from its lines,
-        # is late: it counts in the month that took it in).
+        if sql.is_postgres():
+            # Fresh statistics: the month's statements are new rows, and a planner that
+            # expects one of them joins half a million lines to them in a nested loop.
+            cursor.execute("ANALYZE commissions_commissionstatement")
+        # The closed months (a payment of one of them taken in after it closed is late:
+        # it counts in the month of the cycle that took it in).
         sql.create_temp(
             cursor,
             "comm_closed",
-            "SELECT CAST(NULL AS date) AS first, CAST(NULL AS date) AS following WHERE 1 = 0",
+            "SELECT CAST(NULL AS date) AS first, CAST(NULL AS date) AS following, "
+            "CAST(NULL AS date) AS through WHERE 1 = 0",
         )
         if closed:
-            cursor.executemany("INSERT INTO comm_closed VALUES (%s, %s)", closed)
+            cursor.executemany("INSERT INTO comm_closed VALUES (%s, %s, %s)", closed)
         if sql.is_postgres():
             cursor.execute("ANALYZE comm_closed")
 
         # 1. The month's payments, each with its case's holder and state when paid.
         usd = f"CASE WHEN k.currency = 'USD' THEN {usd_rate} ELSE 1 END"
         latest = "ORDER BY h.at DESC, h.seq DESC, h.id DESC LIMIT 1"
+        taken_in = " AND pay.applied_on <= %s" if through else ""
         # The holder and the state, once per payment (a table of their own: the
         # planner then knows how many rows the joins below take).
         sql.create_temp(
@@ -153,15 +168,15 @@ def compute_lines(
             "FROM portfolio_payment pay JOIN portfolio_credit k ON k.id = pay.credit_id "
             "JOIN portfolio_client cl ON cl.id = k.client_id "
             "JOIN collections_field_case c ON c.client_id = k.client_id "
-            "WHERE (pay.paid_at >= %s AND pay.paid_at < %s) "
+            "WHERE pay.applied_on IS NOT NULL AND ("
+            f"(pay.paid_at >= %s AND pay.paid_at < %s{taken_in}) "
             "OR (pay.applied_on >= %s AND pay.applied_on < %s AND pay.paid_at < %s "
-            f" AND EXISTS (SELECT 1 FROM comm_closed cc WHERE pay.paid_at >= "
-            f" {sql.lima_start_of('cc.first')} "
-            f" AND pay.paid_at < {sql.lima_start_of('cc.following')})"
-            " AND NOT EXISTS (SELECT 1 FROM commissions_commissionline ol "
-            "  WHERE ol.payment_id = pay.id))",
-            [start, start, end, period.first, period.following, start],
-        )
+            " AND EXISTS (SELECT 1 FROM comm_closed cc WHERE pay.applied_on > cc.through "
+            f" AND pay.paid_at >= {sql.lima_start_of('cc.first')} "
+            f" AND pay.paid_at < {sql.lima_start_of('cc.following')})))",
+            [start, start, end, *([through] if through else []), period.first,
+             period.following, start],
+        )  # fmt: skip
         sql.create_temp(
             cursor,
             "comm_pay",
@@ -283,7 +298,13 @@ def compute_lines(
                 [m, date.fromordinal(last_day), m],
             )
             counts["target"] = cursor.rowcount
-            _sum_lines(cursor, m)
+            # The same rounded value the bonus line just got from the same amount.
+            cursor.execute(
+                f"UPDATE commissions_commissionstatement SET amount = amount + "
+                f"round(amount * {bonus}, 2) WHERE month_id = %s "
+                f"AND office_target_reached = {sql.true()} AND amount > 0",
+                [m],
+            )
         # An officer no longer active keeps a statement only for what it earned.
         cursor.execute(
             "DELETE FROM commissions_commissionstatement WHERE month_id = %s "

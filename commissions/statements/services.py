@@ -45,6 +45,10 @@ def commissions_compute(*, month: date, by: AbstractBaseUser | None = None) -> C
     """Compute an open month whole, replacing what it had (a re-run gives the same);
     a closed month is refused. `by` None: the system (the command, the task)."""
     _require_manager(by)
+    return _compute(month=month, by=by)
+
+
+def _compute(*, month: date, by, through: date | None = None) -> CommissionMonth:
     version = active_strategy()
     if version is None:
         raise InvalidInput(_("no strategy has been published"), "month")
@@ -58,10 +62,12 @@ def commissions_compute(*, month: date, by: AbstractBaseUser | None = None) -> C
             _("%(month)s is closed: it never changes") % {"month": f"{month:%Y-%m}"}, "month"
         )
     closed = [
-        (first, next_month(first))
-        for first in CommissionMonth.objects.filter(status=CommissionMonth.Status.CLOSED)
+        (first, next_month(first), through_day)
+        for first, through_day in CommissionMonth.objects.filter(
+            status=CommissionMonth.Status.CLOSED
+        )
         .order_by("month")
-        .values_list("month", flat=True)
+        .values_list("month", "closed_through")
     ]
     sql.tune_bulk_session()
     counts = compute_lines(
@@ -69,6 +75,7 @@ def commissions_compute(*, month: date, by: AbstractBaseUser | None = None) -> C
         scheme=scheme,
         usd_rate=version.usd_rate,
         closed=closed,
+        through=through,
     )
     record.computed_at = timezone.now()
     record.computed_by = by
@@ -85,28 +92,33 @@ def commissions_compute(*, month: date, by: AbstractBaseUser | None = None) -> C
 
 @transaction.atomic
 def commissions_close(*, month: date, by: AbstractBaseUser) -> CommissionMonth:
-    """The gerente closes a month: computed one last time, then frozen for good.
-    Only once a cycle ran for a business date after the month (its last day's work
-    and payments are in). Closing a closed month answers it again."""
+    """The gerente closes a month: computed one last time, then frozen for good. Only
+    once a cycle ran for a business date after the month (its last day's work and
+    payments are in); it counts the payments taken in by the cycles finished until
+    then (`closed_through`). Closing a closed month answers it again."""
     _require_manager(by)
     record = CommissionMonth.objects.select_for_update().filter(month=month).first()
     if record is not None and record.status == CommissionMonth.Status.CLOSED:
         return record
-    after = CycleRun.objects.filter(
-        status=CycleRun.Status.DONE, business_date__gte=next_month(month)
+    through = (
+        CycleRun.objects.filter(status=CycleRun.Status.DONE)
+        .order_by("-business_date")
+        .values_list("business_date", flat=True)
+        .first()
     )
-    if not after.exists():
+    if through is None or through < next_month(month):
         raise InvalidInput(
             _("%(month)s can be closed once a cycle has run after its last day")
             % {"month": f"{month:%Y-%m}"},
             "month",
         )
-    record = commissions_compute(month=month, by=by)
+    record = _compute(month=month, by=by, through=through)
     record.status = CommissionMonth.Status.CLOSED
     record.closed_at = timezone.now()
     record.closed_by = by
+    record.closed_through = through
     record._history_user, record._change_reason = by, "closed"
-    record.save(update_fields=["status", "closed_at", "closed_by"])
+    record.save(update_fields=["status", "closed_at", "closed_by", "closed_through"])
     return record
 
 

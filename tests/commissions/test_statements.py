@@ -201,3 +201,19 @@ def test_the_api_gives_a_statement_and_its_lines_exactly_as_the_contract(novembe
         == 403
     )
     assert external.get("/api/v1/commissions/?month=2026-11&officer=AS001").status_code == 404
+
+
+def test_the_month_is_a_fixed_number_of_statements(november):
+    from collections_field.engine.sql import counting_statements
+
+    commissions_compute(month=NOVEMBER)  # the month's row exists from now on
+    with counting_statements() as few:
+        few_lines = commissions_compute(month=NOVEMBER).lines
+    for hour in range(8, 18):  # twenty more payments, taken in by the cycle of day 4
+        november.payment(4, "CR2", hour=hour, installments=0, amount="10.00")
+        november.payment(4, "CR3", hour=hour, installments=0, amount="10.00")
+    november.snapshot(4, rows(4, C1=PAID_UP, C2=RESCHEDULED))
+    november.cycle(4)
+    with counting_statements() as many:
+        record = commissions_compute(month=NOVEMBER)
+    assert record.lines == few_lines + 2 * 10 and many.count == few.count
