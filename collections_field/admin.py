@@ -88,3 +88,13 @@ class EscalationNoteAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(models.ExternalAssignment)
+class ExternalAssignmentAdmin(admin.ModelAdmin):
+    """Alternate or simultaneous work of an outsourced agency, per subzone and tramo (the
+    assignment step reads it from the next night; empty subzone or tramo: all of them)."""
+
+    list_display = ["external_agency", "subzone", "tramo", "mode"]
+    list_filter = ["mode", "external_agency"]
+    raw_id_fields = ["subzone"]

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,8 +26,15 @@ from collections_field.engine.escalation import version_on
 from collections_field.engine.figures import FIGURES, figure_case_ids
 from collections_field.engine.lights import BUCKETS
 from collections_field.exceptions import NotFound, PermissionDenied
-from collections_field.models import Case, CycleRun, DailyFigures, FieldResult, LightSummary
-from portfolio.models import Role, Zone
+from collections_field.models import (
+    Case,
+    CycleRun,
+    DailyFigures,
+    FieldResult,
+    LightSummary,
+    TeamFigures,
+)
+from portfolio.models import Agency, ExternalAgency, Role, Zone
 from portfolio.selectors import (
     agencies_visible_to,
     clients_visible_to,
@@ -63,12 +70,15 @@ FIGURE_LABELS = {
     "balance_delinquent": gettext_lazy("Balance more than 30 days past due (S/)"),
     "visits_verified": gettext_lazy("Visits GPS-verified today"),
     "visits_off": gettext_lazy("Visits off radius today"),
+    "team_cases": gettext_lazy("Open cases of the team"),
 }
 DRILLS = set(FIGURE_LABELS) - {"balance_total"}
 # Drawn from what the cases (and their actions) are now: on an earlier date the
 # drill-down lists today's state, not the night's (the page says so).
 STATE_FIGURES = {"green", "amber", "red_pending", "red_late", "cases_open",
-                 "overdue_amount", "promises_today", "cure_base", "tramo1_base"}  # fmt: skip
+                 "overdue_amount", "promises_today", "cure_base", "tramo1_base",
+                 "team_cases"}  # fmt: skip
+INTERNAL_TEAM = "internal"
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,17 @@ class DashboardRow:
 
 
 @dataclass
+class TeamRow:
+    """The internal team's or an outsourced agency's figures in a unit (DOMAIN.md 6):
+    the day's (`TeamFigures` of D) and the month's so far (the sum of its days)."""
+
+    unit: Unit
+    team: str  # INTERNAL_TEAM or the external agency's code
+    name: str
+    figures: dict[str, Any]
+
+
+@dataclass
 class Dashboard:
     business_date: date | None
     unit: Unit
@@ -100,6 +121,8 @@ class Dashboard:
     rows: list[DashboardRow]
     visits: list[dict[str, Any]]
     child_level: str
+    teams: list[TeamRow] = field(default_factory=list)
+    child_teams: list[TeamRow] = field(default_factory=list)
 
 
 def _member(user: AbstractBaseUser):
@@ -217,6 +240,7 @@ def dashboard_for(
     rows = [_row(c, lights.get((c.level, c.key)), figures.get((c.level, c.key))) for c in children]
     _bars(rows)
     total = _row(unit, lights.get((unit.level, unit.key)), figures.get((unit.level, unit.key)))
+    teams, child_teams = _teams(unit, children, day)
     return Dashboard(
         business_date=day,
         unit=unit,
@@ -224,7 +248,66 @@ def dashboard_for(
         rows=rows,
         visits=_visits(user, unit, day) if day else [],
         child_level=child_level,
+        teams=teams,
+        child_teams=child_teams,
     )
+
+
+TEAM_DAY = ("cases_open", "cases_shared", "overdue_amount", "collected", "payments", "cured",
+            "results", "visits_verified", "promises")  # fmt: skip
+TEAM_MONTH = ("collected", "payments", "cured", "results")
+
+
+def _teams(unit: Unit, children: list[Unit], day: date | None):
+    """The internal team beside each outsourced agency in the unit, and per child
+    agency or zone where an agency worked (two queries). Nothing when no outsourced
+    agency worked there."""
+    if day is None or unit.level == "officer":
+        return [], []
+    rows = TeamFigures.objects.filter(business_date__range=(day.replace(day=1), day))
+    if unit.level == "agency":
+        rows = rows.filter(agency_key=unit.key)
+    elif unit.level == "zone":
+        rows = rows.filter(agency_key__in=Agency.objects.filter(zone_id=unit.key).values("pk"))
+    child = {"zone": "agency_key", "company": "zone_key"}.get(unit.level)
+    if child == "zone_key":
+        zone = Agency.objects.filter(pk=OuterRef("agency_key")).values("zone_id")[:1]
+        rows = rows.annotate(zone_key=Subquery(zone))
+    today = Q(business_date=day)
+    sums = {f"day_{name}": Sum(name, filter=today) for name in TEAM_DAY}
+    sums.update({f"month_{name}": Sum(name) for name in TEAM_MONTH})
+    found = list(rows.values("team", *([child] if child else [])).annotate(**sums).order_by())
+    if not any(values["team"] for values in found):
+        return [], []
+    codes = dict(
+        ExternalAgency.objects.filter(pk__in={v["team"] for v in found}).values_list("pk", "code")
+    )
+
+    def team_row(where: Unit, team: int, values: dict) -> TeamRow:
+        figures = {k: values.get(k) or 0 for k in sums}
+        if not team:
+            return TeamRow(where, INTERNAL_TEAM, _("Internal team"), figures)
+        return TeamRow(where, codes.get(team, "?"), codes.get(team, "?"), figures)
+
+    def order(team: int) -> tuple:
+        return (team != 0, codes.get(team, ""))
+
+    totals: dict[int, dict] = {}
+    for values in found:
+        total = totals.setdefault(values["team"], {})
+        for key in sums:
+            total[key] = total.get(key, 0) + (values[key] or 0)
+    teams = [team_row(unit, team, totals[team]) for team in sorted(totals, key=order)]
+    child_teams = []
+    if child:
+        by_key = {c.key: c for c in children}
+        worked = {v[child] for v in found if v["team"] and v[child] in by_key}
+        for values in sorted(
+            (v for v in found if v[child] in worked),
+            key=lambda v: (by_key[v[child]].code, *order(v["team"])),
+        ):
+            child_teams.append(team_row(by_key[values[child]], values["team"], values))
+    return teams, child_teams
 
 
 def _visits(user: AbstractBaseUser, unit: Unit, day: date) -> list[dict[str, Any]]:
@@ -295,8 +378,32 @@ def _light_case_ids(bucket: str, unit: Unit, day: date) -> tuple[str, list]:
     )
 
 
+def _team_case_ids(team: str | None, unit: Unit) -> tuple[str, list]:
+    """The open cases a team works in a unit: the internal team's (an asesor holds
+    them, shared or not) or an outsourced agency's (alternate or simultaneous)."""
+    unit_sql, unit_params = _unit_sql(unit)
+    body = (
+        "SELECT c.id FROM collections_field_case c "
+        "JOIN portfolio_client cl ON cl.id = c.client_id "
+        "LEFT JOIN portfolio_officer o ON o.id = c.officer_id "
+        f"WHERE c.status <> 'closed' AND {unit_sql.replace('{officer}', 'c.officer_id')} AND "
+    )
+    if not team or team == INTERNAL_TEAM:
+        return body + "(c.external_agency_id IS NULL OR o.external_agency_id IS NULL)", unit_params
+    return (
+        body + "c.external_agency_id IN (SELECT x.id FROM portfolio_externalagency x "
+        "WHERE x.code = %s)",
+        [*unit_params, team],
+    )
+
+
 def dashboard_cases(
-    *, user: AbstractBaseUser, param: str | None, figure: str, business_date: date | None = None
+    *,
+    user: AbstractBaseUser,
+    param: str | None,
+    figure: str,
+    business_date: date | None = None,
+    team: str | None = None,
 ) -> tuple[Unit, date | None, QuerySet[Case]]:
     """The cases behind one figure of a unit (drill-down), within the reader's scope."""
     if figure not in DRILLS:
@@ -305,7 +412,9 @@ def dashboard_cases(
     day = dashboard_date(business_date)
     if day is None:
         return unit, None, Case.objects.none()
-    if figure in BUCKETS:
+    if figure == "team_cases":
+        text, params = _team_case_ids(team, unit)
+    elif figure in BUCKETS:
         text, params = _light_case_ids(figure, unit, day)
     else:
         version = version_on(day)
@@ -322,7 +431,7 @@ def dashboard_cases(
     cases = (
         Case.objects.filter(pk__in=RawSQL(text, params))  # our SQL; the user gives only ids
         .filter(client__in=clients_visible_to(user))
-        .select_related("client", "client__agency", "officer")
+        .select_related("client", "client__agency", "officer", "external_agency")
         .order_by("-overdue_amount", "client__code")
     )
     return unit, day, cases
@@ -336,6 +445,12 @@ def case_row(case: Case, day: date | None) -> dict[str, Any]:
         "client_name": case.client.name,
         "agency": case.client.agency.code if case.client.agency else "",
         "officer": case.officer.code if case.officer else "",
+        # The outsourced agency working it: with its own officer (alternate), or beside
+        # the asesor (simultaneous, `shared`).
+        "external_agency": case.external_agency.code if case.external_agency else "",
+        "shared": bool(
+            case.external_agency_id and case.officer and case.officer.external_agency_id is None
+        ),
         "action_code": case.action_code,
         "tramo": case.tramo,
         "status": case.status,

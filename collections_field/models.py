@@ -108,6 +108,10 @@ class CaseHistory(models.Model):
     )
     reason = models.TextField(_("reason"), blank=True)
     strategy_version = models.PositiveIntegerField(null=True, blank=True)
+    # Assignment rows: the external agency working the case from then on (alternate:
+    # its officer's; simultaneous: the agency beside the asesor), "" for none. Null on
+    # the other rows and on rows written before it existed (then: the officer's agency).
+    external_agency_code = models.CharField(max_length=20, null=True, blank=True)
 
     class Meta:
         ordering = ["case", "at", "seq", "id"]
@@ -582,3 +586,74 @@ class DailyFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_date} {self.level}:{self.key}"
+
+
+class ExternalAssignment(models.Model):
+    """How an outsourced agency shares the cases of a subzone and tramo with the
+    internal team (DOMAIN.md 6): `alternate` (the cases are dealt round-robin over
+    the internal and the agency's officers who cover them; the default when no rule
+    applies) or `simultaneous` (the case stays with its asesor and the agency works
+    it too). A rule with no subzone or no tramo covers all of them; the most
+    specific rule for a (subzone, tramo) wins. Read by the assignment step."""
+
+    class Mode(models.TextChoices):
+        ALTERNATE = "alternate", _("Alternate (cases split between the teams)")
+        SIMULTANEOUS = "simultaneous", _("Simultaneous (the agency works the asesor's cases too)")
+
+    external_agency = models.ForeignKey(
+        ExternalAgency, on_delete=models.CASCADE, related_name="assignment_rules"
+    )
+    subzone = models.ForeignKey(
+        "portfolio.Subzone", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    tramo = models.PositiveSmallIntegerField(_("tramo"), null=True, blank=True)
+    mode = models.CharField(_("mode"), max_length=12, choices=Mode.choices)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["external_agency", "subzone", "tramo"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_agency", "subzone", "tramo"],
+                name="external_assignment_unique",
+            )
+        ]
+        verbose_name = _("external agency assignment")
+        verbose_name_plural = _("external agency assignments")
+
+    def __str__(self) -> str:
+        return f"{self.external_agency_id} {self.subzone_id or '*'}/{self.tramo or '*'} {self.mode}"
+
+
+class TeamFigures(models.Model):
+    """The internal team's and each outsourced agency's figures of a business date in
+    one agency (the client's), side by side on the dashboards (DOMAIN.md 6).
+
+    `team` is 0 for the internal team, else the external agency's id. A case worked
+    simultaneously counts for both teams (and in `cases_shared` of both). Rebuilt by
+    the lights step (`engine/teams.py`), a fixed number of statements."""
+
+    business_date = models.DateField(_("business date"))
+    agency_key = models.BigIntegerField(_("agency"))
+    team = models.BigIntegerField(_("team"))
+    cases_open = models.PositiveIntegerField(default=0)
+    cases_shared = models.PositiveIntegerField(default=0)
+    overdue_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    collected = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    payments = models.PositiveIntegerField(default=0)
+    cured = models.PositiveIntegerField(default=0)
+    results = models.PositiveIntegerField(default=0)
+    visits_verified = models.PositiveIntegerField(default=0)
+    promises = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_date", "agency_key", "team"], name="team_figures_unique"
+            )
+        ]
+        verbose_name = _("team figures")
+        verbose_name_plural = _("team figures")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.agency_key}:{self.team}"

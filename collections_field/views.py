@@ -349,16 +349,19 @@ def dashboard_cases_page(request: HttpRequest) -> HttpResponse:
     from collections_field.exports import table_response
 
     figure = request.GET.get("figure", "")
+    team = request.GET.get("team") or None
     unit, day, cases = dashboard_cases(
         user=request.user,
         param=request.GET.get("unit"),
         figure=figure,
         business_date=_day_param(request),
+        team=team,
     )
     fmt = request.GET.get("format")
     columns = (
         ("client_code", _("Client")), ("client_name", _("Name")), ("agency", _("Agency")),
-        ("officer", _("Officer")), ("action_code", _("Suggested action")),
+        ("officer", _("Officer")), ("external_agency", _("External agency")),
+        ("action_code", _("Suggested action")),
         ("tramo", _("Tramo")), ("status", _("Status")), ("days_past_due", _("Days past due")),
         ("overdue_amount", _("Overdue amount (S/)")), ("promise_date", _("Promise date")),
     )  # fmt: skip
@@ -370,6 +373,8 @@ def dashboard_cases_page(request: HttpRequest) -> HttpResponse:
         )
     rows = [case_row(c, day) for c in cases[: CASE_ROWS + 1]]
     query = f"unit={unit.param}&figure={figure}"
+    if team:
+        query += f"&team={team}"
     if day:
         query += f"&date={day.isoformat()}"
     return render(
@@ -380,6 +385,7 @@ def dashboard_cases_page(request: HttpRequest) -> HttpResponse:
             "day": day,
             "figure": figure,
             "label": FIGURE_LABELS[figure],
+            "team": team,
             "rows": rows[:CASE_ROWS],
             "more": len(rows) > CASE_ROWS,
             "shown_max": CASE_ROWS,

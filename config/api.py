@@ -6,7 +6,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from collections_field import apis as field_apis
+from commissions.exonerations import apis as exoneration_apis
 from commissions.refinancing import apis as refinancing_apis
+from commissions.statements import apis as commission_apis
 from notifications import apis as notification_apis
 from portfolio import apis as portfolio_apis
 from portfolio.exceptions import DomainError, NotFound, PermissionDenied, SnapshotError
@@ -56,6 +58,23 @@ urlpatterns = [
         name="api-refinancing-reject",
     ),
     path("letters/", notification_apis.LetterApi.as_view(), name="api-letters"),
+    path("exonerations/", exoneration_apis.ExonerationApi.as_view(), name="api-exonerations"),
+    path(
+        "exonerations/<int:exoneration_id>/",
+        exoneration_apis.ExonerationDetailApi.as_view(),
+        name="api-exoneration",
+    ),
+    path(
+        "exonerations/<int:exoneration_id>/approve/",
+        exoneration_apis.ExonerationApproveApi.as_view(),
+        name="api-exoneration-approve",
+    ),
+    path(
+        "exonerations/<int:exoneration_id>/reject/",
+        exoneration_apis.ExonerationRejectApi.as_view(),
+        name="api-exoneration-reject",
+    ),
+    path("commissions/", commission_apis.CommissionApi.as_view(), name="api-commissions"),
 ]
 
 

@@ -22,6 +22,8 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     # msgs: the gerente's templates and the day's letters
     path("", include("notifications.page_urls")),
+    path("exonerations/", include("commissions.exonerations.urls")),
+    path("commissions/", include("commissions.statements.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     # Provider callbacks (signed by the provider; not part of the documented API).

@@ -15,4 +15,6 @@ def navigation(request) -> dict:
         # msgs: the day's letters (who prints or hands them over); templates (gerente).
         "nav_can_letters": role is not None and role != Role.SERVICIO,
         "nav_can_templates": role == Role.GERENTE,
+        # Money rules (commissions app): exonerations and commissions, for every person.
+        "nav_can_money": role is not None and role != Role.SERVICIO,
     }

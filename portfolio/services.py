@@ -395,6 +395,9 @@ SCOPES = (
     "refinancing:read",
     "refinancing:write",
     "letters:read",
+    "exonerations:read",
+    "exonerations:write",
+    "commissions:read",
 )
 TOKEN_PREFIX = "smf_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -7,6 +7,13 @@
   the case if it covers them too.
 - On the first cycle of a month every open case is spread again, evenly, over
   the officers covering its subzone and tramo.
+- An outsourced agency works a subzone and tramo as its `ExternalAssignment` says
+  (the most specific rule; none: alternate). Alternate: its officers are coverers
+  like the asesores, so the cases are dealt round-robin over both teams.
+  Simultaneous: its officers deal no cases there; the case goes to an asesor and
+  the agency works it too (`Case.external_agency`, its users see it). The mode
+  applies as cases are (re)assigned: new cases and tramo jumps at once, every
+  case at the month's spread.
 Otherwise cases are dealt round-robin over the covering officers, the least
 loaded first; when nobody covers the subzone, over the agency's officers of
 that tramo. Set-based: a fixed number of statements whatever the portfolio.
@@ -42,7 +49,8 @@ def assign_cases(
             "c.assigned_tramo, cl.agency_id, cl.code AS client_code, "
             "coalesce(ca.subzone_id, home.subzone_id, (SELECT z.id FROM portfolio_subzone z "
             " WHERE z.agency_id = cl.agency_id ORDER BY z.code LIMIT 1)) AS subzone_id, "
-            "CAST(NULL AS bigint) AS new_officer "
+            "CAST(NULL AS bigint) AS new_officer, c.external_agency_id AS old_external, "
+            "CAST(NULL AS bigint) AS beside "
             "FROM collections_field_case c JOIN portfolio_client cl ON cl.id = c.client_id "
             "LEFT JOIN portfolio_address ca ON ca.id = c.collection_address_id "
             "LEFT JOIN portfolio_address home ON home.client_id = c.client_id "
@@ -86,30 +94,42 @@ def assign_cases(
             )
         _round_robin(cursor, month_start, "subzone_id")
         _round_robin(cursor, month_start, "agency_id")
+        # The outsourced agency working the case beside its asesor (simultaneous).
+        cursor.execute(
+            "UPDATE engine_assign SET beside = (SELECT min(s.external_agency_id) "
+            "FROM engine_cover_beside s WHERE s.subzone_id = engine_assign.subzone_id "
+            "AND s.tramo = engine_assign.tramo) WHERE new_officer IS NOT NULL"
+        )
         if sql.is_postgres():
             cursor.execute("ANALYZE engine_assign")  # its officers were chosen after it was made
 
         cursor.execute(
             "INSERT INTO collections_field_casehistory (case_id, business_date, at, seq, "
             "from_code, to_code, from_classification, to_classification, cause_kind, cause, "
-            "officer_code, reason, strategy_version) "
+            "officer_code, reason, strategy_version, external_agency_code) "
             "SELECT c.id, %s, %s, 0, c.action_code, c.action_code, c.classification, "
             "c.classification, 'assign', 'assign', coalesce(o.code, ''), "
-            "coalesce(old.code, '') || ' -> ' || coalesce(o.code, ''), NULL "
+            "coalesce(old.code, '') || ' -> ' || coalesce(o.code, '') "
+            "|| CASE WHEN a.beside IS NOT NULL THEN ' + ' || x.code ELSE '' END, NULL, "
+            "coalesce(x.code, '') "
             "FROM engine_assign a JOIN collections_field_case c ON c.id = a.case_id "
             "LEFT JOIN portfolio_officer o ON o.id = a.new_officer "
             "LEFT JOIN portfolio_officer old ON old.id = a.old_officer "
-            "WHERE a.new_officer IS NOT NULL AND a.new_officer IS DISTINCT FROM a.old_officer",
+            "LEFT JOIN portfolio_externalagency x "
+            "ON x.id = coalesce(o.external_agency_id, a.beside) "
+            "WHERE a.new_officer IS NOT NULL AND (a.new_officer IS DISTINCT FROM a.old_officer "
+            "OR coalesce(o.external_agency_id, a.beside) IS DISTINCT FROM a.old_external)",
             [day, sql.ts(sql.start_of(day))],
         )
         reassigned = cursor.rowcount
         cursor.execute(
             "UPDATE collections_field_case AS c SET officer_id = a.new_officer, "
-            "external_agency_id = o.external_agency_id, assigned_tramo = a.tramo "
+            "external_agency_id = coalesce(o.external_agency_id, a.beside), "
+            "assigned_tramo = a.tramo "
             "FROM engine_assign a JOIN portfolio_officer o ON o.id = a.new_officer "
             "WHERE c.id = a.case_id AND (c.officer_id IS DISTINCT FROM a.new_officer "
             "OR c.assigned_tramo IS DISTINCT FROM a.tramo "
-            "OR c.external_agency_id IS DISTINCT FROM o.external_agency_id)"
+            "OR c.external_agency_id IS DISTINCT FROM coalesce(o.external_agency_id, a.beside))"
         )
         # A month's spread moves every case: fresh statistics for the next steps and nights.
         sql.analyze_if_grown(cursor, "collections_field_case", cursor.rowcount)
@@ -118,6 +138,7 @@ def assign_cases(
         sql.drop_temp(
             cursor,
             "engine_cover",
+            "engine_cover_beside",
             "engine_assign",
             "engine_cand",
             "engine_todo",
@@ -128,16 +149,20 @@ def assign_cases(
 
 
 def _load_cover(cursor, scope: Scope) -> None:
-    """(officer, subzone, tramo) for every active officer: the coverage table."""
+    """(officer, subzone, tramo) for every active officer: the coverage table; and
+    (subzone, tramo, agency) where an outsourced agency works beside the asesores."""
     officers = Officer.objects.filter(active=True)
     if scope.agency_ids is not None:
         officers = officers.filter(agency_id__in=scope.agency_ids)
-    rows = [
-        (officer_id, subzone_id, int(tramo), agency_id)
-        for officer_id, agency_id, tramos, subzone_ids in _officer_rows(officers)
-        for subzone_id in subzone_ids
-        for tramo in tramos or []
-    ]
+    simultaneous = _simultaneous_rule()
+    rows, beside = [], set()
+    for officer_id, agency_id, tramos, subzone_ids, external_id in _officer_rows(officers):
+        for subzone_id in subzone_ids:
+            for tramo in tramos or []:
+                if external_id is not None and simultaneous(external_id, subzone_id, int(tramo)):
+                    beside.add((subzone_id, int(tramo), external_id))
+                else:
+                    rows.append((officer_id, subzone_id, int(tramo), agency_id))
     sql.create_temp(
         cursor,
         "engine_cover",
@@ -146,8 +171,39 @@ def _load_cover(cursor, scope: Scope) -> None:
     )
     if rows:
         cursor.executemany("INSERT INTO engine_cover VALUES (%s, %s, %s, %s)", rows)
+    sql.create_temp(
+        cursor,
+        "engine_cover_beside",
+        "SELECT CAST(NULL AS bigint) AS subzone_id, CAST(NULL AS integer) AS tramo, "
+        "CAST(NULL AS bigint) AS external_agency_id WHERE 1 = 0",
+    )
+    if beside:
+        cursor.executemany("INSERT INTO engine_cover_beside VALUES (%s, %s, %s)", sorted(beside))
     if sql.is_postgres():
         cursor.execute("ANALYZE engine_cover")  # created empty: the joins need its size
+
+
+def _simultaneous_rule():
+    """(external agency, subzone, tramo) -> works simultaneously? The most specific
+    `ExternalAssignment` decides: subzone and tramo, then subzone, then tramo, then
+    the agency's general rule; no rule is alternate (the default)."""
+    from collections_field.models import ExternalAssignment
+
+    modes = {
+        (agency_id, subzone_id, tramo): mode
+        for agency_id, subzone_id, tramo, mode in ExternalAssignment.objects.order_by(
+            "-id"
+        ).values_list("external_agency_id", "subzone_id", "tramo", "mode")
+    }
+
+    def simultaneous(agency_id: int, subzone_id: int, tramo: int) -> bool:
+        for key in ((agency_id, subzone_id, tramo), (agency_id, subzone_id, None),
+                    (agency_id, None, tramo), (agency_id, None, None)):  # fmt: skip
+            if key in modes:
+                return modes[key] == ExternalAssignment.Mode.SIMULTANEOUS
+        return False
+
+    return simultaneous
 
 
 def _officer_rows(officers):
@@ -155,8 +211,10 @@ def _officer_rows(officers):
     through = Officer.subzones.through.objects.filter(officer__in=officers)
     for officer_id, subzone_id in through.values_list("officer_id", "subzone_id"):
         subzones.setdefault(officer_id, []).append(subzone_id)
-    for officer_id, agency_id, tramos in officers.values_list("id", "agency_id", "tramos"):
-        yield officer_id, agency_id, tramos, subzones.get(officer_id, [])
+    for officer_id, agency_id, tramos, external_id in officers.values_list(
+        "id", "agency_id", "tramos", "external_agency_id"
+    ):
+        yield officer_id, agency_id, tramos, subzones.get(officer_id, []), external_id
 
 
 def _round_robin(cursor, month_start: bool, group: str) -> None:

@@ -25,6 +25,7 @@ from collections_field.engine.figures import compute_figures
 from collections_field.engine.lights import compute_lights
 from collections_field.engine.plan import plan_actions
 from collections_field.engine.selection import select_worklists
+from collections_field.engine.teams import compute_team_figures
 from collections_field.engine.transitions import apply_transitions
 from collections_field.exceptions import CycleError
 from collections_field.models import CycleRun, CycleStep
@@ -79,6 +80,7 @@ def _lights(ctx: CycleContext, scope: Scope) -> dict[str, int]:
     counts = compute_lights(business_date=ctx.business_date)
     counts.update(escalation_counts(business_date=ctx.business_date, version=ctx.version))
     counts.update(compute_figures(business_date=ctx.business_date, version=ctx.version))
+    counts.update(compute_team_figures(business_date=ctx.business_date, version=ctx.version))
     return counts
 
 

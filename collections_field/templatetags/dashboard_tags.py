@@ -24,6 +24,18 @@ def drill(unit, figure: str, day=None) -> str:
 
 
 @register.simple_tag
+def team_drill(unit, team: str, day=None) -> str:
+    """The open cases a team (internal, or an outsourced agency's code) works in `unit`."""
+    return (
+        reverse("dashboard-cases")
+        + "?"
+        + _query(
+            unit=unit.param, figure="team_cases", team=team, date=day.isoformat() if day else ""
+        )
+    )
+
+
+@register.simple_tag
 def unit_link(unit, day=None) -> str:
     """A zone's or agency's dashboard; an officer's list of the day."""
     when = day.isoformat() if day else ""

@@ -205,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collections_field.tasks.send_escalation_digest_task",
         "schedule": crontab(hour=7, minute=0),
     },
+    # The open month's commissions, recomputed after the night (idempotent).
+    "commissions": {
+        "task": "commissions.tasks.compute_commissions_task",
+        "schedule": crontab(hour=5, minute=30),
+    },
     # The automatic messages, every few minutes of the legal window (the gate decides;
     # a run outside it only records the postponement).
     "dispatch": {

@@ -84,12 +84,13 @@ class Command(BaseCommand):
         self.field_day(day2, seed=seed)
         self.night(2, second, day2)
         self.pages(day2)
-        from commissions.bench import bench_simulator  # the money rules (issue 9)
 
-        bench_simulator(self, day2)
+        import_string("commissions.bench.bench_simulator")(self, day2)
         self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
         # notifications' part (by name: collections_field does not import notifications).
         import_string("notifications.bench.bench_letters")(self, day2)
+        # The money rules' parts (by name: collections_field does not import commissions).
+        import_string("commissions.bench.bench_commissions")(self, first_night=day1)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
