@@ -117,6 +117,8 @@ class StrategyVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "source_name",
         "sha256",
         "warnings",
+        "replaced",
+        "diff",
         "refinancing_products",
         "exoneration_limits",
         "commission_scheme",

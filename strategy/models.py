@@ -24,6 +24,10 @@ class StrategyVersion(models.Model):
     source = models.TextField(_("source file"), blank=True)
     source_name = models.CharField(_("source file name"), max_length=255, blank=True)
     warnings = models.JSONField(_("validation warnings"), default=list, blank=True)
+    # Rows added, removed and changed per section against the version it replaced
+    # (strategy.diff); {"first": true} for the first one.
+    diff = models.JSONField(_("changes against the previous version"), default=dict, blank=True)
+    replaced = models.PositiveIntegerField(_("replaced version"), null=True, blank=True)
     # Sections whose full model arrives with the money rules (DOMAIN.md 6); kept
     # verbatim so load -> dump -> load is identical meanwhile.
     refinancing_products = models.JSONField(default=list, blank=True)
