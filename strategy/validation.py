@@ -384,7 +384,7 @@ def validate_strategy(
     verbatim = _parse_verbatim(c, data, all_classes)
 
     if c.errors:
-        raise StrategyValidationError(c.errors)
+        raise StrategyValidationError(c.errors, c.warnings)
     document = StrategyDocument(
         name=name,
         usd_rate=usd_rate,
