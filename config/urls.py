@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("audit/", include("audit.urls")),
+    path("strategy/", include("strategy_editor.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     # Provider callbacks (signed by the provider; not part of the documented API).

@@ -365,7 +365,7 @@ def _compare() -> dict[str, Any]:
                 f"ORDER BY cl.code LIMIT {SAMPLE}",
                 MOVED_KEYS,
             ),
-            "tramos": _fetch(
+            "per_tramo": _fetch(
                 cursor,
                 "SELECT type, tramo, sum(a), sum(b) FROM ("
                 "SELECT type, tramo, 1 AS a, 0 AS b FROM preview_case_a WHERE open = 1 "
@@ -447,7 +447,7 @@ def _compare() -> dict[str, Any]:
         "before": sum(r["before"] for r in agencies),
         "after": sum(r["after"] for r in agencies),
     }
-    return {"cases": cases, "actions": actions, "lists": lists}
+    return {"cases": cases, "planned": actions, "lists": lists}
 
 
 def _count(cursor, table: str) -> int:

@@ -180,7 +180,10 @@ def preview_state(*, draft: StrategyDraft) -> PreviewState:
 def _task_progress(task_id: str) -> dict[str, Any] | None:
     """The running task's last step, from Celery's result backend (none when eager)."""
     from celery.result import AsyncResult
+    from django.conf import settings
 
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
     try:
         found = AsyncResult(task_id)
         if found.state == "PROGRESS" and isinstance(found.info, dict):

@@ -115,7 +115,9 @@ def outcome(business_date) -> dict:
 def previewed(result: dict, side: str) -> dict:
     """The same figures as the preview reported them for one side (before/after)."""
     return {
-        "tramos": {(r["type"], r["tramo"]): r[side] for r in result["cases"]["tramos"] if r[side]},
-        "channels": {r["channel"]: r[side] for r in result["actions"]["channels"] if r[side]},
+        "tramos": {
+            (r["type"], r["tramo"]): r[side] for r in result["cases"]["per_tramo"] if r[side]
+        },
+        "channels": {r["channel"]: r[side] for r in result["planned"]["channels"] if r[side]},
         "lists": {r["officer"]: r[side] for r in result["lists"]["officers"] if r[side]},
     }

@@ -54,7 +54,7 @@ def test_the_preview_names_what_changes_and_leaves_nothing_behind(night, queued)
     assert cases["by_agency"] == [{"agency": "AG01", "name": "Comas", "cases": 1}]
     # Its tramo-1 visit (16–30) disappears; tramo 2's call, now from day 21, appears.
     overdue_since = night.day(2) - timedelta(days=26)
-    actions = result["actions"]
+    actions = result["planned"]
     changes = {(a["kind"], a["client"], a["tramo"], a["channel"]) for a in actions["sample"]}
     assert ("disappear", "C1", 1, "visit") in changes
     assert ("appear", "C1", 2, "call") in changes
@@ -171,3 +171,40 @@ def _partitions() -> list[str]:
             "ORDER BY relname"
         )
         return [r[0] for r in cursor.fetchall()]
+
+
+def test_the_preview_page_shows_progress_then_the_figures(night, queued):
+    from django.test import Client
+
+    from strategy_editor.models import StrategyDraft
+
+    client = Client()
+    client.force_login(gerente())
+    draft = shorten_tramo_1(services.draft_start(user=gerente()))
+    answer = client.post(f"/strategy/drafts/{draft.pk}/preview/")
+    assert answer.status_code == 302 and len(queued) == 1
+    waiting = client.get(answer.url).content.decode()
+    assert "Waiting for a worker" in waiting and 'http-equiv="refresh"' in waiting
+    draft_id, token = queued[0]
+    services.draft_preview_run(draft_id=draft_id, token=token)
+    page = client.get(answer.url).content.decode()
+    assert 'http-equiv="refresh"' not in page
+    assert '<dd id="cases-changed">1</dd>' in page
+    assert '<a href="/cases/C1/">C1</a>' in page
+    assert "Out of date" not in page
+    # Edited afterwards: the preview says so.
+    draft = StrategyDraft.objects.get(pk=draft.pk)
+    services.draft_edit_rows(
+        user=gerente(), draft_id=draft.pk, revision=draft.revision, section="tramos",
+        rows={0: {"daily_cap": "30"}},
+    )  # fmt: skip
+    assert "the draft was edited after this preview" in client.get(answer.url).content.decode()
+
+
+def test_an_older_request_s_task_does_not_store_its_result(night, queued):
+    draft = shorten_tramo_1(services.draft_start(user=gerente()))
+    services.draft_preview_request(user=gerente(), draft_id=draft.pk)
+    services.draft_preview_request(user=gerente(), draft_id=draft.pk)
+    (first_id, first), (second_id, second) = queued
+    assert services.draft_preview_run(draft_id=first_id, token=first) == "superseded"
+    assert services.draft_preview_run(draft_id=second_id, token=second) == "done"
