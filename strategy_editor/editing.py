@@ -136,7 +136,15 @@ class Problem:
     key: str | None = None  # the field the message names first
     warning: bool = False
 
+    @property
+    def text(self) -> str:
+        """The message without its row label, for showing next to the row itself."""
+        if self.index is None:
+            return self.message
+        return _ROW_PREFIX.sub("", self.message, count=1)
 
+
+_ROW_PREFIX = re.compile(r"^[a-z_]+\[\d+\](?: \([^)]*\))?: ")
 _START = re.compile(r"(?P<section>[a-z_]+)(?:\[(?P<index>\d+)\](?: \([^)]*\))?)?(?P<rest>.*)", re.S)
 
 
