@@ -84,6 +84,9 @@ class Command(BaseCommand):
         self.night(2, second, day2)
         self.pages(day2)
         self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
+        from strategy_editor.bench import bench_preview  # day 3's snapshot is in, not run
+
+        bench_preview(self.note)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
