@@ -229,6 +229,8 @@ def _age_positions(day: PreviewDate) -> None:
             )
             return
         part = f"portfolio_creditposition_d{day.business_date:%Y%m%d}"
+        # As the import does: an empty leftover of the date goes (inside the rollback).
+        cursor.execute(f"DROP TABLE IF EXISTS {part}")
         cursor.execute(
             f"CREATE TABLE {part} (LIKE portfolio_creditposition INCLUDING DEFAULTS "
             "INCLUDING CONSTRAINTS)"
