@@ -2,7 +2,8 @@
 the gerente opens the editor, shortens type A's tramo 1, sees the validation errors
 next to the fields and fixes them, previews the next cycle and sees its counts, and
 publishes. After the next cycle, the asesor's list shows the case in tramo 2.
-Screenshots of the editor and of the preview go to tests/artifacts/ (not committed).
+Screenshots of the editor (with its errors), of the preview and of the published
+version's diff go to tests/artifacts/ (not committed).
 
 On PostgreSQL with Redis the preview runs on a real Celery worker (the page follows
 its progress); on the embedded database Celery is eager and it runs in the request."""
@@ -161,6 +162,7 @@ def test_the_risk_manager_shortens_a_tramo_previews_and_publishes(
     page.wait_for_url("**/strategy/versions/2/")
     assert "gerencia" in page.locator("#published").inner_text()
     assert "30 → 20" in page.locator("#diff").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "strategy-version.png"), full_page=True)
     assert StrategyVersion.objects.get(is_active=True).number == 2
     assert not [e for e in errors if "Content Security Policy" in e]
 
