@@ -61,8 +61,16 @@ def _rows_diff(
     }
 
 
+def _plain_part(value: Any) -> Any:
+    """A part's value as plain data: a typed row (a single-mapping section) as its dict."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 def _part_rows(value: Any) -> tuple[list[dict[str, str]], tuple[str, ...]]:
     """A part that is not a row section, as rows: a list by position, a mapping as one row."""
+    value = _plain_part(value)
     if isinstance(value, Mapping):
         return ([{k: _text(v) for k, v in value.items()}] if value else []), ()
     rows = []
@@ -99,7 +107,7 @@ def document_diff(before: StrategyDocument | None, after: StrategyDocument) -> d
     for name in TOP_LEVEL:
         if name in SETTINGS:
             continue
-        old, new = getattr(before, name), getattr(after, name)
+        old, new = _plain_part(getattr(before, name)), _plain_part(getattr(after, name))
         if name in SECTIONS:
             keys = SECTIONS[name].label
             change = _rows_diff(

@@ -42,10 +42,17 @@ def parts() -> list[str]:
 # --- The document ------------------------------------------------------------------
 
 
+def json_value(value: Any) -> Any:
+    """A value as the draft's JSON holds it: numbers as the YAML loader gives them."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
 def complete_row(section: Section, row: Mapping[str, Any]) -> dict[str, Any]:
     """Every key of the section, a missing optional one at its default."""
     return {
-        spec.key: row.get(spec.key, None if spec.default is REQUIRED else spec.default)
+        spec.key: row.get(spec.key, None if spec.default is REQUIRED else json_value(spec.default))
         for spec in section.specs
     }
 
