@@ -107,7 +107,7 @@ def test_with_no_snapshot_waiting_the_last_day_is_aged_by_one(night, queued):
         with connection.cursor() as cursor:
             day, following = night.day(3), night.day(4)
             cursor.execute(
-                f"CREATE TABLE portfolio_creditposition_d{day:%Y%m%d} PARTITION OF "
+                f"CREATE TABLE IF NOT EXISTS portfolio_creditposition_d{day:%Y%m%d} PARTITION OF "
                 f"portfolio_creditposition FOR VALUES FROM ('{day}') TO ('{following}')"
             )
     before = footprint()
