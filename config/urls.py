@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("notifications.page_urls")),
     path("exonerations/", include("commissions.exonerations.urls")),
     path("commissions/", include("commissions.statements.urls")),
+    path("strategy/", include("strategy_editor.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     # Provider callbacks (signed by the provider; not part of the documented API).

@@ -156,6 +156,8 @@ class StrategyVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "source_name",
         "sha256",
         "warnings",
+        "replaced",
+        "diff",
         "source",
     )
     inlines = (

@@ -11,8 +11,9 @@ class StrategyValidationError(StrategyError):
     The whole list is collected before raising so the risk manager fixes a file in one pass.
     """
 
-    def __init__(self, errors: list[str]):
+    def __init__(self, errors: list[str], warnings: list[str] | None = None):
         self.errors = list(errors)
+        self.warnings = list(warnings or [])  # found on the way, for an editor to show too
         super().__init__("\n".join(self.errors))
 
 

@@ -24,6 +24,10 @@ class StrategyVersion(models.Model):
     source = models.TextField(_("source file"), blank=True)
     source_name = models.CharField(_("source file name"), max_length=255, blank=True)
     warnings = models.JSONField(_("validation warnings"), default=list, blank=True)
+    # Rows added, removed and changed per section against the version it replaced
+    # (strategy.diff); {"first": true} for the first one.
+    diff = models.JSONField(_("changes against the previous version"), default=dict, blank=True)
+    replaced = models.PositiveIntegerField(_("replaced version"), null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["source"])
 
     class Meta:

@@ -231,6 +231,8 @@ class Section:
     model: type[models.Model]
     specs: tuple[Spec, ...]
     label: tuple[str, ...]  # the keys that identify a row in messages
+    # The key that orders the rows sharing the other label keys (the editor's ↑/↓).
+    ordered_by: str | None = None
 
 
 def _nullable(key: str, kind: str, **kw) -> Spec:
@@ -336,6 +338,7 @@ SECTIONS: dict[str, Section] = {
                 _nullable("manual", BOOL),
             ),
             ("type", "tramo", "order"),
+            ordered_by="order",
         ),
         Section(
             "escalation",

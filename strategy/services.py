@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
+from strategy.diff import diff_summary, document_diff
 from strategy.exceptions import NoActiveStrategy
 from strategy.models import StrategyVersion
 from strategy.schema import MAPPING_SECTIONS, ROW_SECTIONS, SECTIONS, dump_document
@@ -46,7 +47,9 @@ def strategy_publish(
 
     Raises StrategyValidationError (every error, nothing written). Publishing the
     same content as the active version (same canonical dump, comments and spacing
-    aside) writes nothing, so re-running a deploy step is harmless.
+    aside) writes nothing, so re-running a deploy step is harmless. The new version
+    keeps its diff against the one it replaces (rows added, removed and changed per
+    section), also summarised as the reason of its audit record.
     """
     validated = validate_strategy(document, written_templates=written_templates())
     doc = validated.document
@@ -62,10 +65,11 @@ def strategy_publish(
         )
 
     number = (StrategyVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    diff = document_diff(strategy_document_for(active) if active else None, doc)
     if active is not None:
         # Before the insert: at most one active version (partial unique constraint).
         StrategyVersion.objects.filter(pk=active.pk).update(is_active=False)
-    version = StrategyVersion.objects.create(
+    version = StrategyVersion(
         number=number,
         name=doc.name,
         usd_rate=doc.usd_rate,
@@ -75,7 +79,13 @@ def strategy_publish(
         source=document if isinstance(document, str) else canonical,
         source_name=source_name,
         warnings=validated.warnings,
+        diff=diff,
+        replaced=active.number if active else None,
     )
+    # The audit trail's reason: what changed, in one line (the rows are in `diff`).
+    version._change_reason = _reason(source_name, diff)
+    version._history_user = published_by
+    version.save()
     for name in ROW_SECTIONS:
         model = SECTIONS[name].model
         model.objects.bulk_create(
@@ -92,6 +102,12 @@ def strategy_publish(
     return PublishResult(
         version=version, created=True, warnings=validated.warnings, counts=doc.counts()
     )
+
+
+def _reason(source_name: str, diff: dict) -> str:
+    text = f"{source_name}: {diff_summary(diff)}" if source_name else diff_summary(diff)
+    limit = StrategyVersion.history.model._meta.get_field("history_change_reason").max_length
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def strategy_load_default(*, published_by: AbstractBaseUser | None = None) -> PublishResult:

@@ -386,7 +386,7 @@ def validate_strategy(
     }
 
     if c.errors:
-        raise StrategyValidationError(c.errors)
+        raise StrategyValidationError(c.errors, c.warnings)
     document = StrategyDocument(
         name=name,
         usd_rate=usd_rate,

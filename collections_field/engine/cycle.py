@@ -40,6 +40,9 @@ class CycleContext:
     version: StrategyVersion
     previous_snapshot: date | None
     month_start: bool
+    # The version the previous cycle ran with (TR compares yesterday's days past due
+    # with the tramo ends as they stood then); None: the same as `version`.
+    previous_version: StrategyVersion | None = None
 
 
 def _events(ctx: CycleContext, scope: Scope) -> dict[str, int]:
@@ -47,12 +50,18 @@ def _events(ctx: CycleContext, scope: Scope) -> dict[str, int]:
         business_date=ctx.business_date,
         version=ctx.version,
         previous_snapshot=ctx.previous_snapshot,
+        previous_version=ctx.previous_version,
         scope=scope,
     )
 
 
 def _transitions(ctx: CycleContext, scope: Scope) -> dict[str, int]:
-    counts = apply_transitions(business_date=ctx.business_date, version=ctx.version, scope=scope)
+    counts = apply_transitions(
+        business_date=ctx.business_date,
+        version=ctx.version,
+        previous_version=ctx.previous_version,
+        scope=scope,
+    )
     counts["collection_address"] = follow_payments(
         business_date=ctx.business_date, version=ctx.version, scope=scope
     )
@@ -163,11 +172,24 @@ def cycle_context(run: CycleRun) -> CycleContext:
         business_date__gte=day.replace(day=1),
         status=CycleRun.Status.DONE,
     ).exists()
+    version = StrategyVersion.objects.get(number=run.strategy_version)
+    previous_number = (
+        CycleRun.objects.filter(business_date__lt=day)
+        .order_by("-business_date")
+        .values_list("strategy_version", flat=True)
+        .first()
+    )
+    previous_version = (
+        version
+        if previous_number in (None, version.number)
+        else StrategyVersion.objects.filter(number=previous_number).first()
+    )
     return CycleContext(
         business_date=day,
-        version=StrategyVersion.objects.get(number=run.strategy_version),
+        version=version,
         previous_snapshot=previous,
         month_start=month_start,
+        previous_version=previous_version or version,
     )
 
 

@@ -15,7 +15,10 @@ snapshot of D against the previous one (DOMAIN.md 3 and 4):
         refinancing raises 80
     60  broken promise: a promise dated before D that no payment covered
         (a candidate; the transitions step checks it against the case then)
-    TR  tramo exit by days (a candidate, checked against the tramo then)
+    TR  tramo exit by days (a candidate, checked against the tramo then): the days
+        past due were within the tramo's end at the previous position, as that end
+        stood in the previous cycle's strategy version, and are beyond its end in
+        this cycle's version now
 
 Event 90 (maximum visits) is raised by the transitions step itself, right after
 the visit that went beyond the tramo's maximum.
@@ -63,15 +66,31 @@ class Scope:
 
 ALL_CLIENTS = Scope()
 
+# The same tramo in the previous cycle's version (its `version_id` is a parameter).
+PREVIOUS_TRAMO = (
+    "LEFT JOIN strategy_tramo tp ON tp.version_id = %s AND tp.type = {tramo}.type "
+    "AND tp.number = {tramo}.number"
+)
+
+
+def previous_end(tramo: str) -> str:
+    """SQL for a tramo's end in the previous cycle's version (joined as `tp`):
+    open-ended there counts as no end; a tramo new in this version has its own."""
+    return f"(CASE WHEN tp.id IS NULL THEN {tramo}.to_day ELSE coalesce(tp.to_day, 2147483647) END)"
+
 
 def derive_events(
     *,
     business_date: date,
     version: StrategyVersion,
     previous_snapshot: date | None,
+    previous_version: StrategyVersion | None = None,
     scope: Scope = ALL_CLIENTS,
 ) -> dict[str, int]:
-    """Open and re-open cases, refresh their figures, and write D's items."""
+    """Open and re-open cases, refresh their figures, and write D's items.
+
+    `previous_version` is the strategy the previous cycle ran with (default: `version`).
+    """
     day = business_date
     start, end = sql.ts(sql.start_of(day)), sql.ts(sql.end_of(day))
     rate = float(version.usd_rate)
@@ -145,7 +164,9 @@ def derive_events(
 
         # TR candidates, before today's figures overwrite yesterday's: a case whose
         # days past due cross some tramo's end since the previous position (checked
-        # against its tramo then).
+        # against its tramo then). Yesterday's days are held against the end as it
+        # stood in the previous cycle's version, today's against this version's: a
+        # shortened tramo moves the cases already past its new end.
         counts["TR"] = 0
         if previous_snapshot is not None:
             before = sql.days_between("%s", "c.overdue_since")
@@ -156,10 +177,11 @@ def derive_events(
                 "JOIN engine_client ec ON ec.client_id = c.client_id "
                 f"WHERE {open_case} AND c.opened_on < %s AND c.overdue_since IS NOT NULL "
                 f"AND ec.max_dpd > {before} AND EXISTS (SELECT 1 FROM strategy_tramo t "
+                f"{PREVIOUS_TRAMO.format(tramo='t')} "
                 "WHERE t.version_id = %s AND t.type = c.management_type "
-                f"AND {before} <= t.to_day AND ec.max_dpd > t.to_day)",
-                [day, start, previous_snapshot, day, previous_snapshot, version.pk,
-                 previous_snapshot],
+                f"AND {before} <= {previous_end('t')} AND ec.max_dpd > t.to_day)",
+                [day, start, previous_snapshot, day, previous_snapshot,
+                 (previous_version or version).pk, version.pk, previous_snapshot],
             )  # fmt: skip
             counts["TR"] = cursor.rowcount
 

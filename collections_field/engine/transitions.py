@@ -15,8 +15,10 @@ Rules (DOMAIN.md 3):
   current classification, or stays if there is no such code;
 - a result flagged `to_phone_days` sends the case to phone collection;
 - 60 applies only to the promise still open and unpaid at its time;
-- TR applies when the days past due cross the current tramo's end (within it at
-  the previous cycle, beyond it now): a Baja is not undone by days already owed;
+- TR applies when the days past due cross the current tramo's end: within it at
+  the previous cycle (its end as the previous cycle's version had it), beyond it
+  now (its end in this version). A Baja is not undone by days already owed, and a
+  shortened tramo moves the cases already past its new end on the next cycle;
 - 70 and CA close the case; the classification stays with the client.
 """
 
@@ -27,7 +29,7 @@ from datetime import date
 from django.db import connection
 
 from collections_field.engine import sql
-from collections_field.engine.events import ALL_CLIENTS, Scope
+from collections_field.engine.events import ALL_CLIENTS, PREVIOUS_TRAMO, Scope, previous_end
 from strategy.models import StrategyVersion
 
 MOVE_COLUMNS = """
@@ -40,9 +42,15 @@ MOVE_COLUMNS = """
 
 
 def apply_transitions(
-    *, business_date: date, version: StrategyVersion, scope: Scope = ALL_CLIENTS
+    *,
+    business_date: date,
+    version: StrategyVersion,
+    previous_version: StrategyVersion | None = None,
+    scope: Scope = ALL_CLIENTS,
 ) -> dict[str, int]:
+    """`previous_version`: the strategy the previous cycle ran with (default: `version`)."""
     day = business_date
+    previous = previous_version or version
     counts = {"passes": 0, "moves": 0, "changed": 0, "max_visits": 0, "phone": 0, "closed": 0}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -54,7 +62,7 @@ def apply_transitions(
         passes = cursor.fetchone()[0]
         _partial_payers(cursor, day, scope)
         for k in range(1, passes + 1):
-            _pass(cursor, day, version, k, scope, counts)
+            _pass(cursor, day, version, previous, k, scope, counts)
         counts["passes"] = passes
         sql.drop_temp(cursor, "engine_guard", "engine_move")
     return counts
@@ -74,7 +82,15 @@ def _partial_payers(cursor, day: date, scope: Scope) -> None:
     )
 
 
-def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, counts) -> None:
+def _pass(
+    cursor,
+    day: date,
+    version: StrategyVersion,
+    previous: StrategyVersion,
+    k: int,
+    scope: Scope,
+    counts,
+) -> None:
     v = version.pk
     # 1. The k-th item of every case, with what it applies to.
     sql.create_temp(
@@ -92,7 +108,7 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "WHEN e.code = 'TR' AND e.kind = 'event' THEN "
         "  CASE WHEN tr.to_day IS NOT NULL "
         f"  AND {sql.days_between('%s', 'c.overdue_since')} > tr.to_day "
-        "  AND e.previous_dpd <= tr.to_day THEN 1 ELSE 0 END "
+        f"  AND e.previous_dpd <= {previous_end('tr')} THEN 1 ELSE 0 END "
         "ELSE 1 END AS applies, "
         "CASE WHEN g.case_id IS NULL THEN 0 ELSE 1 END AS guarded, "
         "coalesce(b.to_code, c.action_code) AS to_code, "
@@ -105,13 +121,13 @@ def _pass(cursor, day: date, version: StrategyVersion, k: int, scope: Scope, cou
         "LEFT JOIN strategy_suggestedaction ta ON ta.version_id = b.version_id "
         "AND ta.type = b.type AND ta.code = b.to_code "
         "LEFT JOIN strategy_tramo tr ON tr.version_id = %s AND tr.type = c.management_type "
-        "AND tr.number = c.tramo "
+        f"AND tr.number = c.tramo {PREVIOUS_TRAMO.format(tramo='tr')} "
         "LEFT JOIN strategy_resultcode rc ON e.kind = 'result' AND rc.version_id = %s "
         "AND rc.type = c.management_type AND rc.code = e.code "
         "LEFT JOIN collections_field_fieldresult fr ON fr.id = e.result_id "
         "LEFT JOIN engine_guard g ON g.case_id = e.case_id "
         f"WHERE e.business_date = %s AND e.seq = %s AND {scope.cases('c')}",
-        [day, v, v, v, day, k],
+        [day, v, v, previous.pk, v, day, k],
     )
     _apply_guard(cursor, v)
     _write_moves(cursor, day, version, counts)

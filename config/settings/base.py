@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "notifications",
     "commissions",
     "audit",
+    "strategy_editor",
 ]
 
 MIDDLEWARE = [

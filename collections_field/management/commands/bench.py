@@ -91,6 +91,9 @@ class Command(BaseCommand):
         import_string("notifications.bench.bench_letters")(self, day2)
         # The money rules' parts (by name: collections_field does not import commissions).
         import_string("commissions.bench.bench_commissions")(self, first_night=day1)
+        import_string("strategy_editor.bench.bench_preview")(
+            self.note
+        )  # day 3's snapshot is in, not run
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
