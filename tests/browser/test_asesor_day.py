@@ -3,22 +3,16 @@ see the list with its lights, register a promise at the door with the phone's GP
 and see the client's light turn green. A phone-size screenshot of the list is left
 in tests/artifacts/ (not committed)."""
 
-import os
-import shutil
 from datetime import date
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from portfolio.services import organisation_load
 from strategy.services import strategy_load_default
+from tests.browser.support import ARTIFACTS, CHROMIUM, PASSWORD, PHONE, new_page, with_passwords
 from tests.collections_field.replay import Replay, overdue_row
-from tests.support import ORGANISATION, person
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(settings.BASE_DIR) / "tests" / "artifacts"
+from tests.support import ORGANISATION
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,38 +34,24 @@ def todays_list(transactional_db, tmp_path, monkeypatch):
     replay = Replay(tmp_path, first_day=today)
     replay.snapshot(1, [overdue_row("C1", "CR1", 12), overdue_row("C9", "CR9", 25)])
     replay.cycle(1)
-    rosa = person("rquispe")
-    rosa.set_password("clave-de-prueba-2026")
-    rosa.save()
+    with_passwords("rquispe")
     return replay
 
 
 @pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes around it are still plain synchronous ones.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844},  # a phone
-            locale="es-PE",
-            timezone_id="America/Lima",
-            geolocation={"latitude": -11.94012, "longitude": -77.06102},  # at C1's door
-            permissions=["geolocation"],
-        )
-        yield context.new_page()
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def page(browser):
+    return new_page(
+        browser,
+        viewport=PHONE,
+        geolocation={"latitude": -11.94012, "longitude": -77.06102},  # at C1's door
+        permissions=["geolocation"],
+    )
 
 
 def test_an_asesor_registers_a_promise_and_the_light_turns_green(todays_list, page, live_server):
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "rquispe")
-    page.fill("#id_password", "clave-de-prueba-2026")
+    page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/today/")
 

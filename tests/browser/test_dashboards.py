@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from portfolio.services import organisation_load
 from strategy.services import strategy_load_default
-from tests.browser.test_asesor_day import ARTIFACTS, CHROMIUM
+from tests.browser.support import ARTIFACTS, CHROMIUM, PASSWORD, with_passwords
 from tests.collections_field.replay import Replay, overdue_row
-from tests.support import ORGANISATION, person
+from tests.support import ORGANISATION
 
 pytestmark = [
     pytest.mark.slow,
@@ -19,7 +19,6 @@ pytestmark = [
         CHROMIUM is None, reason="needs Debian's chromium (scripts/system-packages.sh)"
     ),
 ]
-PASSWORD = "clave-de-prueba-2026"
 
 
 @pytest.fixture
@@ -45,25 +44,8 @@ def todays_work(transactional_db, tmp_path, monkeypatch):
     replay.cycle(1)
     replay.result(1, "C1", "30", channel="visit", lat=-11.94012, lon=-77.06102)
     replay.result(1, "C9", "30", channel="visit", lat=-11.9500, lon=-77.0700)
-    for username in ("jcastro", "mflores", "gerencia"):
-        user = person(username)
-        user.set_password(PASSWORD)
-        user.save()
+    with_passwords("jcastro", "mflores", "gerencia")
     return replay
-
-
-@pytest.fixture
-def browser(live_server):
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ agency (and not the other agency's), comments on it and marks it handled; it lea
 the level-2 inbox and the trail keeps who did it. A screenshot of the inbox goes to
 tests/artifacts/ (not committed)."""
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from collections_field.engine.lights import compute_lights
 from collections_field.models import Case, EscalationNote, PlannedAction
 from portfolio.services import organisation_load
 from strategy.services import strategy_load_default
-from tests.browser.test_asesor_day import ARTIFACTS, CHROMIUM
+from tests.browser.support import ARTIFACTS, CHROMIUM, PASSWORD, new_page, with_passwords
 from tests.collections_field.replay import Replay, overdue_row
 from tests.support import ORGANISATION, person
 
@@ -25,7 +24,6 @@ pytestmark = [
         CHROMIUM is None, reason="needs Debian's chromium (scripts/system-packages.sh)"
     ),
 ]
-PASSWORD = "clave-de-prueba-2026"
 
 
 @pytest.fixture
@@ -55,26 +53,13 @@ def red_visits(transactional_db, tmp_path):
         )  # fmt: skip
     with transaction.atomic():
         compute_lights(business_date=day)
-    jefe = person("jcastro")
-    jefe.set_password(PASSWORD)
-    jefe.save()
+    with_passwords("jcastro")
     return actions
 
 
 @pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        context = browser.new_context(
-            viewport={"width": 1280, "height": 900}, locale="es-PE", timezone_id="America/Lima"
-        )
-        yield context.new_page()
-        context.close()
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+def page(browser):
+    return new_page(browser)
 
 
 def test_a_jefe_de_agencia_opens_the_inbox_and_handles_one(red_visits, page, live_server):

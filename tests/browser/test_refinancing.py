@@ -2,22 +2,14 @@
 simulates a refinancing and sends the request; the jefe de agencia approves it.
 A screenshot of the simulator is left in tests/artifacts/ (not committed)."""
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 
 from commissions.models import RefinancingRequest
 from portfolio.services import organisation_load
 from strategy.services import strategy_load_default
+from tests.browser.support import ARTIFACTS, CHROMIUM, PHONE, new_page, sign_in, with_passwords
 from tests.collections_field.replay import Replay, overdue_row
-from tests.support import ORGANISATION, person
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(settings.BASE_DIR) / "tests" / "artifacts"
-PASSWORD = "clave-de-prueba-2026"
+from tests.support import ORGANISATION
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,45 +27,15 @@ def delinquent_client(transactional_db, tmp_path):
     replay = Replay(tmp_path)
     replay.snapshot(1, [overdue_row("C1", "CR1", 45, installments=2)])
     replay.cycle(1)
-    for username in ("rquispe", "jcastro"):
-        user = person(username)
-        user.set_password(PASSWORD)
-        user.save()
+    with_passwords("rquispe", "jcastro")
     return replay
-
-
-@pytest.fixture
-def browser(live_server):
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def phone(browser):
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="es-PE", timezone_id="America/Lima"
-    )
-    return context, context.new_page()
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_an_asesor_simulates_and_requests_and_the_jefe_approves(
     delinquent_client, browser, live_server
 ):
     base = live_server.url
-    context, page = phone(browser)
+    page = new_page(browser, viewport=PHONE)
     errors = []
     page.on("response", lambda r: errors.append(r.url) if r.status >= 400 else None)
     sign_in(page, base, "rquispe")
@@ -112,10 +74,10 @@ def test_an_asesor_simulates_and_requests_and_the_jefe_approves(
         "pending", 18, "rquispe"
     )  # fmt: skip
     assert not page.locator("button.approve").count()  # an asesor never approves
-    context.close()
+    page.context.close()
 
     # The jefe de agencia finds it in the inbox and approves it.
-    context, page = phone(browser)
+    page = new_page(browser, viewport=PHONE)
     sign_in(page, base, "jcastro")
     page.click("header nav a[href='/refinancing/requests/']")
     page.click(f"li[data-request='{request.pk}'] a.button")
@@ -125,7 +87,7 @@ def test_an_asesor_simulates_and_requests_and_the_jefe_approves(
     assert page.locator("p.notice").count() == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(ARTIFACTS / "refinancing-approved-phone.png"), full_page=True)
-    context.close()
+    page.context.close()
 
     request.refresh_from_db()
     assert (request.status, request.decided_by.username) == ("approved", "jcastro")

@@ -24,9 +24,9 @@ from django.utils import timezone
 from portfolio.services import organisation_load
 from strategy.models import StrategyVersion
 from strategy.services import strategy_load_default
-from tests.browser.test_asesor_day import ARTIFACTS, CHROMIUM
+from tests.browser.support import ARTIFACTS, CHROMIUM, PASSWORD, with_passwords
 from tests.collections_field.replay import Replay, overdue_row
-from tests.support import ORGANISATION, person
+from tests.support import ORGANISATION
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,7 +34,6 @@ pytestmark = [
         CHROMIUM is None, reason="needs Debian's chromium (scripts/system-packages.sh)"
     ),
 ]
-PASSWORD = "clave-de-prueba-2026"
 
 
 def rows(n: int) -> list[dict]:
@@ -58,10 +57,7 @@ def night(transactional_db, tmp_path, monkeypatch):
     replay.snapshot(1, rows(1))
     replay.cycle(1)
     replay.snapshot(2, rows(2))
-    for username in ("gerencia", "rquispe"):
-        user = person(username)
-        user.set_password(PASSWORD)
-        user.save()
+    with_passwords("gerencia", "rquispe")
     return replay
 
 
@@ -92,18 +88,6 @@ def preview_worker(night):
     yield process
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
-
-
-@pytest.fixture
-def browser(live_server):
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def sign_in(browser, live_server, username: str, **context):
