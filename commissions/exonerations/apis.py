@@ -13,6 +13,7 @@ from commissions.exonerations.services import (
     exoneration_request,
 )
 from commissions.models import Exoneration
+from commissions.serializers import DecisionSerializer
 
 PCT = {"max_digits": 5, "decimal_places": 4, "min_value": 0, "max_value": 1}
 
@@ -122,10 +123,6 @@ class ExonerationDetailApi(APIView):
     def get(self, request, exoneration_id: int):
         found = exoneration_for(user=request.user, exoneration_id=exoneration_id)
         return Response(ExonerationSerializer(found).data)
-
-
-class DecisionSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ExonerationApproveApi(APIView):

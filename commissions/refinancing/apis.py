@@ -16,6 +16,7 @@ from commissions.refinancing.services import (
     refinancing_request_create,
     refinancing_request_reject,
 )
+from commissions.serializers import DecisionSerializer
 from strategy.schema import WAIVER_CONCEPTS
 
 READ, WRITE = "refinancing:read", "refinancing:write"
@@ -207,10 +208,6 @@ class RequestDetailApi(APIView):
         return Response(
             RequestOutSerializer(request_for(user=request.user, request_id=request_id)).data
         )
-
-
-class DecisionSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class RequestApproveApi(APIView):
