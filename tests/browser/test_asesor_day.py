@@ -23,11 +23,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def todays_list(transactional_db, tmp_path, monkeypatch):
+def todays_list(transactional_db, tmp_path, every_day_a_collection_day):
     """Rosa's list for today (Lima), whatever weekday the suite runs on."""
-    import collections_field.engine.selection as selection
-
-    monkeypatch.setattr(selection, "is_collection_day", lambda day: True)
     organisation_load(document=ORGANISATION)
     strategy_load_default()
     today: date = timezone.localdate()

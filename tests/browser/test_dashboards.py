@@ -22,13 +22,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def todays_work(transactional_db, tmp_path, monkeypatch):
+def todays_work(transactional_db, tmp_path, every_day_a_collection_day):
     """Today's cycle (Lima) with two visits: one at C1's door, one far from C9's."""
-    import collections_field.engine.selection as selection
-    import collections_field.services as services
-
-    monkeypatch.setattr(selection, "is_collection_day", lambda day: True)
-    monkeypatch.setattr(services, "is_collection_day", lambda day: True)
     organisation_load(document=ORGANISATION)
     strategy_load_default()
     replay = Replay(tmp_path, first_day=timezone.localdate())

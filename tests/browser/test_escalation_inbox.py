@@ -27,7 +27,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def red_visits(transactional_db, tmp_path):
+def red_visits(transactional_db, tmp_path, every_day_a_collection_day):
     """Today's cycle, and for C1 (Comas) and C2 (Arequipa) a visit whose window closed
     two days ago, not done: red, at level 2 (the jefe de agencia's) today."""
     organisation_load(document=ORGANISATION)

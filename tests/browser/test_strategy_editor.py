@@ -44,13 +44,8 @@ def rows(n: int) -> list[dict]:
 
 
 @pytest.fixture
-def night(transactional_db, tmp_path, monkeypatch):
+def night(transactional_db, tmp_path, every_day_a_collection_day):
     """Yesterday's cycle ran; today's snapshot is in, its cycle not yet (the next one)."""
-    import collections_field.engine.selection as selection
-    import collections_field.services as field_services
-
-    monkeypatch.setattr(selection, "is_collection_day", lambda day: True)
-    monkeypatch.setattr(field_services, "is_collection_day", lambda day: True)
     organisation_load(document=ORGANISATION)
     strategy_load_default()
     replay = Replay(tmp_path, first_day=timezone.localdate() - timedelta(days=1))
