@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EMBEDDED := env -u DATABASE_URL -u REDIS_URL DJANGO_SETTINGS_MODULE=config.settings.local
+# The suite runs in two processes (pytest-xdist; one per core), each on its own test
+# database and Redis databases (config/settings/test.py). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 .PHONY: demo test test-embedded lint format bench venv messages clean
 
@@ -27,11 +31,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	# Models and migrations agree (checked on a throwaway database, whatever DATABASE_URL holds)
 	env -u DATABASE_URL SEMAFORO_VAR_DIR=$$(mktemp -d) $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
+	$(PYTEST)
 
 ## test-embedded: the suite on SQLite with eager Celery, whatever the environment says
 test-embedded: $(STAMP)
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+	env -u DATABASE_URL -u REDIS_URL $(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
