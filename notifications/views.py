@@ -4,6 +4,7 @@ nothing."""
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,7 +16,13 @@ from twilio.request_validator import (
 )
 from twilio.twiml.voice_response import VoiceResponse
 
-from notifications.ivr import ivr_key_register, ivr_message, ivr_script
+from notifications.ivr import (
+    Script,
+    ivr_greeting,
+    ivr_identity_register,
+    ivr_key_register,
+    ivr_message,
+)
 from notifications.services import inbound_register, message_status_report, public_url
 
 
@@ -75,7 +82,7 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     return HttpResponse("<Response/>", content_type="text/xml")
 
 
-# --- IVR: the call's script and the key pressed ---------------------------------------
+# --- IVR: the greeting, the identity, the message and the key pressed -----------------
 
 # Twilio's Spanish voices speak es-ES (Castilian) or es-MX/es-US (Latin American). Peru
 # speaks Latin American Spanish (seseo, "ustedes", the same words for money and dates),
@@ -99,20 +106,44 @@ def _twiml(response: VoiceResponse) -> HttpResponse:
     return HttpResponse(str(response), content_type="text/xml")
 
 
+def _action(name: str, message_id: int) -> str:
+    """Where a Gather sends its key: our public URL (Twilio signs its request over it),
+    else our path (Twilio resolves it against the URL it called)."""
+    return public_url(name, message_id) or reverse(name, args=[message_id])
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def twilio_voice(request: HttpRequest, message_id: int) -> HttpResponse:
-    """The script of an answered IVR call: the message's text and, inside a one-key
-    Gather, the offer to promise a payment (1). No key: the goodbye, and hang up."""
+    """The first answer of an IVR call. Whoever picked up may not be the client (Ley
+    29571 art. 62: no debt told to a third party), so it names nothing but the client's
+    first name: inside a one-key Gather, "if you are <first name>, press 1"; the key
+    goes to the identity endpoint. No key: the same endpoint without one (the
+    Redirect), which says goodbye and stores that the identity was not confirmed."""
     if not twilio_verified(request):
         return HttpResponseForbidden()
     message = ivr_message(message_id=message_id)
     if message is None:
         raise Http404
-    script = ivr_script(message=message, at=timezone.now())
+    greeting = ivr_greeting(message=message)
+    response = VoiceResponse()
+    if greeting.ask:
+        action = _action("twilio-voice-identity", message_id)
+        gather = response.gather(num_digits=1, action=action, method="POST", timeout=IVR_KEY_WAIT)
+        _say(gather, greeting.ask)
+        response.redirect(action, method="POST")
+    else:
+        _say(response, greeting.goodbye)
+        response.hangup()
+    return _twiml(response)
+
+
+def _script_twiml(message_id: int, script: Script) -> VoiceResponse:
+    """The message's text and, inside a one-key Gather, the offer to promise a payment
+    (1, to the key endpoint). No key: the goodbye, and hang up."""
     response = VoiceResponse()
     if script.offer:
-        action = public_url("twilio-voice-key", message_id) or request.path + "key/"
+        action = _action("twilio-voice-key", message_id)
         gather = response.gather(num_digits=1, action=action, method="POST", timeout=IVR_KEY_WAIT)
         _say(gather, script.text)
         _say(gather, script.offer)
@@ -120,13 +151,38 @@ def twilio_voice(request: HttpRequest, message_id: int) -> HttpResponse:
         _say(response, script.text)
     _say(response, script.goodbye)
     response.hangup()
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def twilio_voice_identity(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The answer to "if you are <first name>, press 1": 1 and only 1 goes on with the
+    message and the promise offer; any other key, or none, is the neutral goodbye."""
+    if not twilio_verified(request):
+        return HttpResponseForbidden()
+    params = _twilio_params(request)
+    answer = ivr_identity_register(
+        message_id=message_id,
+        digits=params.get("Digits", ""),
+        call_sid=params.get("CallSid", ""),
+        at=timezone.now(),
+    )
+    if answer is None:
+        raise Http404
+    if answer.script is not None:
+        return _twiml(_script_twiml(message_id, answer.script))
+    response = VoiceResponse()
+    _say(response, answer.goodbye)
+    response.hangup()
     return _twiml(response)
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def twilio_voice_key(request: HttpRequest, message_id: int) -> HttpResponse:
-    """The key pressed in an IVR call (the Gather's action): 1 records the promise."""
+    """The key pressed after the message (the promise Gather's action): 1 records the
+    promise, on a call whose client confirmed who they are."""
     if not twilio_verified(request):
         return HttpResponseForbidden()
     params = _twilio_params(request)

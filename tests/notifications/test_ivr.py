@@ -1,6 +1,8 @@
 """IVR calls through the real twilio library against the local fake Twilio server: the
-call, its signed TwiML script, the key that records a payment promise with the
-strategy's own promise code, the call's status callbacks and the legal gate."""
+call, its signed TwiML: first a neutral greeting that asks whoever answered to confirm
+they are the client (no debt told to a third party, Ley 29571 art. 62), then the
+message, the key that records a payment promise with the strategy's own promise code,
+the call's status callbacks and the legal gate."""
 
 import xml.etree.ElementTree as ET
 from datetime import date, datetime
@@ -142,11 +144,27 @@ def xml(response) -> ET.Element:
     return ET.fromstring(response.content)
 
 
-def press(message: OutgoingMessage, digits: str | None):
+def press(message: OutgoingMessage, digits: str | None, endpoint: str = "key"):
     params = call_params(message)
     if digits is not None:
         params["Digits"] = digits
-    return post_signed(f"{voice_path(message)}key/", params)
+    return post_signed(f"{voice_path(message)}{endpoint}/", params)
+
+
+def identify(message: OutgoingMessage, digits: str | None = "1"):
+    """The answer to "if you are Rosa, press 1"."""
+    return press(message, digits, endpoint="identity")
+
+
+def identity_events(message: OutgoingMessage) -> list[str]:
+    return list(message.events.filter(reason="ivr_identity").values_list("detail", flat=True))
+
+
+def confirmed(replay, twilio) -> OutgoingMessage:
+    """A placed call whose client confirmed who she is."""
+    message = placed(replay, twilio)
+    xml(identify(message, "1"))
+    return message
 
 
 def placed(replay, twilio) -> OutgoingMessage:
@@ -203,32 +221,40 @@ def test_the_legal_gate_postpones_an_ivr_call_at_2030(replay, twilio):
     assert len(twilio.calls) == 1
 
 
-# --- The script ---------------------------------------------------------------------
+# --- The greeting: nothing but the first name before the client is known ---------------
 
 
-def test_the_signed_twiml_reads_the_message_and_offers_the_promise(replay, twilio, clock):
+def test_the_first_answer_asks_who_answered_and_names_no_debt(replay, twilio):
     message = placed(replay, twilio)
-    clock(replay.at(1, 10, 1))
-    script = xml(post_signed(voice_path(message), call_params(message, CallStatus="in-progress")))
+    response = post_signed(voice_path(message), call_params(message, CallStatus="in-progress"))
+    script = xml(response)
     [gather] = script.findall("Gather")
     assert gather.get("numDigits") == "1"
-    assert gather.get("action") == f"{PUBLIC}/webhooks/twilio/voice/{message.pk}/key/"
-    said = gather.findall("Say")
-    assert [s.get("language") for s in said] == ["es-MX", "es-MX"]
-    assert said[0].text == message.text
-    assert said[0].text.startswith("Hello Rosa. This is a reminder from agency Comas")
-    # Three collection days after Monday 2 November: Thursday 5 November.
-    assert said[1].text == "To promise a payment by Nov. 5, 2026, press 1."
-    # No key: the goodbye after the Gather, and the call ends.
-    assert [child.tag for child in script] == ["Gather", "Say", "Hangup"]
+    assert gather.get("action") == f"{PUBLIC}/webhooks/twilio/voice/{message.pk}/identity/"
+    [said] = gather.findall("Say")
+    assert said.get("language") == "es-MX"
+    assert said.text == "Good morning. This is a message for Rosa. If you are Rosa, press 1."
+    # No key: the identity endpoint without one (it says goodbye and stores that).
+    assert [child.tag for child in script] == ["Gather", "Redirect"]
+    assert script.find("Redirect").text == gather.get("action")
+    assert script.find("Redirect").get("method") == "POST"
+    # Not the message, not the amount (in any spelling), not the full name or document.
+    body = response.content.decode()
+    for named in ("150", "soles", "S/", "Quispe", "Mamani", "40123456", "Comas", "reminder"):
+        assert named not in body
+    assert message.text not in body
+    assert spoken(message.text) not in body
+    assert debt_words_in(said.text) == []
+    assert not message.events.filter(reason="ivr_identity").exists()  # nothing answered yet
 
 
-def test_the_twiml_by_get_is_signed_over_the_url(replay, twilio):
+def test_the_first_answer_by_get_is_signed_over_the_url(replay, twilio):
     message = placed(replay, twilio)
     path = f"{voice_path(message)}?CallSid={message.provider_id}"
     signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, {})
     response = WebClient().get(path, HTTP_X_TWILIO_SIGNATURE=signature)
-    assert xml(response).find("Gather") is not None
+    assert xml(response).find("Gather").get("action").endswith("/identity/")
+    assert "150" not in response.content.decode()
 
 
 def test_an_unsigned_or_misdirected_twiml_request_gets_403(replay, twilio):
@@ -241,12 +267,82 @@ def test_an_unsigned_or_misdirected_twiml_request_gets_403(replay, twilio):
     assert WebClient().post(other, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
 
 
+# --- The identity: 1 reads the message, anything else says goodbye ------------------------
+
+
+def test_identity_confirmed_reads_the_message_and_offers_the_promise(replay, twilio, clock):
+    message = placed(replay, twilio)
+    clock(replay.at(1, 10, 1))
+    script = xml(identify(message, "1"))
+    [gather] = script.findall("Gather")
+    assert gather.get("numDigits") == "1"
+    assert gather.get("action") == f"{PUBLIC}/webhooks/twilio/voice/{message.pk}/key/"
+    said = gather.findall("Say")
+    assert [s.get("language") for s in said] == ["es-MX", "es-MX"]
+    assert said[0].text == spoken(message.text)
+    assert said[0].text.startswith("Hello Rosa. This is a reminder from agency Comas")
+    assert "150.00 soles" in said[0].text
+    # Three collection days after Monday 2 November: Thursday 5 November.
+    assert said[1].text == "To promise a payment by Nov. 5, 2026, press 1."
+    # No key: the goodbye after the Gather, and the call ends.
+    assert [child.tag for child in script] == ["Gather", "Say", "Hangup"]
+    [event] = message.events.filter(reason="ivr_identity")
+    assert (event.detail, event.source, event.at) == ("confirmed", "callback", replay.at(1, 10, 1))
+    assert (event.from_status, event.to_status) == ("sent", "sent")
+    assert not FieldResult.objects.exists()  # confirming is not promising
+
+
+@pytest.mark.parametrize("digits", ["2", "0", "*", "", None])
+def test_any_other_identity_key_or_none_says_goodbye_and_names_nothing(replay, twilio, digits):
+    message = placed(replay, twilio)
+    response = identify(message, digits)
+    script = xml(response)
+    assert [child.tag for child in script] == ["Say", "Hangup"]
+    assert script.find("Say").text == "Thank you, goodbye."
+    body = response.content.decode()
+    for named in ("150", "soles", "Rosa", "Quispe", "Comas", "Gather"):
+        assert named not in body
+    # The evidence that the debt was not told to whoever answered.
+    assert identity_events(message) == ["not_confirmed"]
+    assert not FieldResult.objects.exists()
+    assert not message.events.filter(reason="ivr_key").exists()
+
+
+def test_the_first_identity_answer_stands(replay, twilio):
+    message = placed(replay, twilio)
+    xml(identify(message, "2"))
+    # A late or repeated request with 1 does not read the message after a goodbye.
+    retry = xml(identify(message, "1"))
+    assert retry.find("Say").text == "Thank you, goodbye."
+    assert retry.find("Gather") is None
+    assert identity_events(message) == ["not_confirmed"]
+
+
+def test_a_repeated_confirmation_reads_the_message_again_stored_once(replay, twilio):
+    message = confirmed(replay, twilio)
+    assert xml(identify(message, "1")).find("Gather") is not None  # a Twilio retry
+    assert identity_events(message) == ["confirmed"]
+
+
+def test_an_unsigned_or_other_calls_identity_changes_nothing(replay, twilio):
+    message = placed(replay, twilio)
+    path = f"{voice_path(message)}identity/"
+    assert WebClient().post(path, call_params(message, Digits="1")).status_code == 403
+    assert post_signed(path, call_params(message, Digits="1"), token="nope").status_code == 403
+    other_call = {**call_params(message), "CallSid": "CA" + "9" * 32, "Digits": "1"}
+    assert post_signed(path, other_call).status_code == 404
+    assert identity_events(message) == []
+
+
 def test_the_script_is_spanish_and_adds_no_debt_wording(replay, twilio, settings, clock):
     settings.SEMAFORO_DISPATCH = {**settings.SEMAFORO_DISPATCH, "LANGUAGE": "es-pe"}
     dispatch(at=replay.at(1, 10))
     message = row()
     clock(replay.at(1, 10, 1))
-    script = xml(post_signed(voice_path(message), call_params(message)))
+    greeting = xml(post_signed(voice_path(message), call_params(message)))
+    ask = greeting.find("Gather/Say").text
+    assert ask == "Buenos días. Este es un mensaje para Rosa. Si usted es Rosa, presione 1."
+    script = xml(identify(message, "1"))
     offer = script.findall("Gather/Say")[1].text
     goodbye = script.find("Say").text
     assert offer == "Para comprometerse a pagar hasta el 5 de noviembre de 2026, marque 1."
@@ -258,7 +354,13 @@ def test_the_script_is_spanish_and_adds_no_debt_wording(replay, twilio, settings
     )
     # Only the queued text (the template's guarantee) may name the debt; what the call
     # adds around it never does.
-    assert debt_words_in(f"{offer} {goodbye} {thanks}") == []
+    assert debt_words_in(f"{ask} {offer} {goodbye} {thanks}") == []
+
+
+def test_the_goodbye_to_someone_else_is_spanish(replay, twilio, settings):
+    settings.SEMAFORO_DISPATCH = {**settings.SEMAFORO_DISPATCH, "LANGUAGE": "es-pe"}
+    dispatch(at=replay.at(1, 10))
+    assert xml(identify(row(), "2")).find("Say").text == "Gracias, hasta luego."
 
 
 def test_amounts_are_spoken_in_soles():
@@ -270,7 +372,7 @@ def test_amounts_are_spoken_in_soles():
 
 
 def test_pressing_1_records_one_promise_with_the_strategys_code(replay, twilio, clock):
-    message = placed(replay, twilio)
+    message = confirmed(replay, twilio)
     clock(replay.at(1, 10, 2))
     answer = xml(press(message, "1"))
     assert [child.tag for child in answer] == ["Say", "Hangup"]
@@ -293,7 +395,7 @@ def test_pressing_1_records_one_promise_with_the_strategys_code(replay, twilio, 
 
 @pytest.mark.parametrize("digits", ["2", "", None])
 def test_any_other_key_or_none_records_nothing(replay, twilio, digits):
-    message = placed(replay, twilio)
+    message = confirmed(replay, twilio)
     answer = xml(press(message, digits))
     assert answer.find("Say").text == "Thank you for your time. Goodbye."
     assert answer.find("Hangup") is not None
@@ -303,13 +405,47 @@ def test_any_other_key_or_none_records_nothing(replay, twilio, digits):
 
 
 def test_an_unsigned_key_or_another_calls_key_changes_nothing(replay, twilio):
-    message = placed(replay, twilio)
+    message = confirmed(replay, twilio)
     path = f"{voice_path(message)}key/"
     assert WebClient().post(path, call_params(message, Digits="1")).status_code == 403
     other_call = {**call_params(message), "CallSid": "CA" + "9" * 32, "Digits": "1"}
     assert post_signed(path, other_call).status_code == 404
     assert not FieldResult.objects.exists()
     assert not message.events.filter(reason="ivr_key").exists()
+
+
+def test_a_key_before_the_identity_is_confirmed_records_nothing(replay, twilio):
+    message = placed(replay, twilio)
+    answer = xml(press(message, "1"))
+    assert [child.tag for child in answer] == ["Say", "Hangup"]
+    assert answer.find("Say").text == "Thank you, goodbye."
+    assert not FieldResult.objects.exists()
+    assert not message.events.filter(reason="ivr_key").exists()
+    xml(identify(message, "2"))
+    assert xml(press(message, "1")).find("Say").text == "Thank you, goodbye."
+    assert not FieldResult.objects.exists()
+
+
+def test_the_whole_call_follows_twilios_requests_and_records_one_promise(replay, twilio, clock):
+    """As Twilio runs it: the first answer, its Gather's action with 1, that answer's
+    Gather's action with 1 (twice: a retry)."""
+    message = placed(replay, twilio)
+    clock(replay.at(1, 10, 3))
+    params = call_params(message, CallStatus="in-progress")
+    greeting = xml(post_signed(voice_path(message), params))
+    identity_path = greeting.find("Gather").get("action").removeprefix(PUBLIC)
+    script = xml(post_signed(identity_path, {**params, "Digits": "1"}))
+    key_path = script.find("Gather").get("action").removeprefix(PUBLIC)
+    for _ in range(2):
+        thanks = xml(post_signed(key_path, {**params, "Digits": "1"}))
+        assert thanks.find("Say").text.startswith("Thank you. We have recorded your promise")
+    [result] = FieldResult.objects.all()
+    assert (result.result_code, result.promise_date) == ("PR", date(2026, 11, 5))
+    assert result.uuid == result_uuid(message.pk)
+    assert identity_events(message) == ["confirmed"]
+    assert list(message.events.filter(reason="ivr_key").values_list("detail", flat=True)) == [
+        "1 result PR promise 2026-11-05"
+    ]
 
 
 @pytest.mark.django_db(transaction=True)  # two nights: the import's temporary tables
@@ -320,6 +456,7 @@ def test_the_next_cycle_applies_the_ivr_promise(tmp_path, twilio, clock):
     night(replay, 1)
     message = placed(replay, twilio)
     clock(replay.at(1, 10, 2))
+    identify(message, "1")
     press(message, "1")
     night(replay, 2)
     case = replay.case("C1")
