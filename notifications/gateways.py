@@ -41,6 +41,8 @@ class Outgoing:
     content_sid: str = ""
     content_variables: dict = field(default_factory=dict)
     session_open: bool = True
+    # IVR: where Twilio asks what to say when the call is answered (our TwiML endpoint).
+    voice_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,12 @@ TWILIO_UNSUBSCRIBED = {21610}
 TWILIO_MAX_VALIDITY = 36000
 
 
-class TwilioSmsGateway:
-    """SMS through Twilio's REST API with the official library."""
+class TwilioGateway:
+    """What Twilio's channels share: the client (the official library, with our HTTP
+    client), and how an API answer maps onto `GatewayError` (retry, final, uncertain).
+    A subclass says which resource creates its message (`resource`) and with what
+    parameters (`params`). One provider name for all of them: status callbacks find
+    the row by Twilio's id (an `SM…` message or a `CA…` call)."""
 
     name = "twilio"
 
@@ -131,7 +137,6 @@ class TwilioSmsGateway:
 
         conf = settings.SEMAFORO_DISPATCH["TWILIO"]
         self.sender = conf.get("FROM") or ""
-        self.messaging_service = conf.get("MESSAGING_SERVICE_SID") or ""
         self.client = Client(
             conf["ACCOUNT_SID"],
             conf["AUTH_TOKEN"],
@@ -141,20 +146,11 @@ class TwilioSmsGateway:
     def send(self, message: Outgoing) -> Sent:
         return self.create(self.params(message))
 
+    def resource(self):
+        raise NotImplementedError
+
     def params(self, message: Outgoing) -> dict:
-        seconds = math.floor((message.valid_until - message.at).total_seconds())
-        params = {
-            "to": message.to,
-            "body": message.text,
-            "validity_period": max(1, min(seconds, TWILIO_MAX_VALIDITY)),
-        }
-        if self.messaging_service:
-            params["messaging_service_sid"] = self.messaging_service
-        else:
-            params["from_"] = self.sender
-        if message.status_callback:
-            params["status_callback"] = message.status_callback
-        return params
+        raise NotImplementedError
 
     def create(self, params: dict) -> Sent:
         import requests
@@ -162,7 +158,7 @@ class TwilioSmsGateway:
         from urllib3.exceptions import NewConnectionError
 
         try:
-            created = self.client.messages.create(**params)
+            created = self.resource().create(**params)
         except TwilioRestException as exc:
             # 429 and 5xx: Twilio answered that it did not take it; anything else is final.
             retry = exc.status == 429 or exc.status >= 500
@@ -185,6 +181,34 @@ class TwilioSmsGateway:
                 uncertain=not never_sent,
             ) from exc
         return Sent(provider_id=created.sid, status="sent")
+
+
+class TwilioSmsGateway(TwilioGateway):
+    """SMS through Twilio's REST API with the official library."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messaging_service = (
+            settings.SEMAFORO_DISPATCH["TWILIO"].get("MESSAGING_SERVICE_SID") or ""
+        )
+
+    def resource(self):
+        return self.client.messages
+
+    def params(self, message: Outgoing) -> dict:
+        seconds = math.floor((message.valid_until - message.at).total_seconds())
+        params = {
+            "to": message.to,
+            "body": message.text,
+            "validity_period": max(1, min(seconds, TWILIO_MAX_VALIDITY)),
+        }
+        if self.messaging_service:
+            params["messaging_service_sid"] = self.messaging_service
+        else:
+            params["from_"] = self.sender
+        if message.status_callback:
+            params["status_callback"] = message.status_callback
+        return params
 
 
 @lru_cache(maxsize=16)
@@ -228,6 +252,59 @@ class TwilioWhatsAppGateway(TwilioSmsGateway):
             del params["body"]
             params["content_sid"] = message.content_sid
             params["content_variables"] = json.dumps(message.content_variables, ensure_ascii=False)
+        return params
+
+
+# --- IVR: calls through Twilio -----------------------------------------------------------
+
+# How long Twilio lets the phone ring (`timeout`; Twilio's default is 60 s) and how long an
+# answered call may last (`time_limit`): the message, the question and the key fit in two
+# minutes. A call has no ValidityPeriod: both are cut so the call is over by 20:00 Lima.
+IVR_RING_SECONDS = 30
+IVR_MAX_SECONDS = 120
+# Less than this left to talk before 20:00: the message could not be heard to the end.
+IVR_MIN_SECONDS = 45
+# Twilio reports these moments of the call to the status callback (else only the end).
+IVR_CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+class TwilioVoiceGateway(TwilioGateway):
+    """IVR: an automated call through Twilio's Calls API (`SEMAFORO_IVR_GATEWAY`), from
+    `TWILIO_VOICE_FROM` (else `TWILIO_FROM`). When it is answered Twilio asks our TwiML
+    endpoint for this message (`voice_url`, notifications/views.py) what to say: the
+    rendered text and an offer to record a payment date by pressing 1. Errors, retries
+    and the provider name are SMS's (`TwilioGateway`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sender = settings.SEMAFORO_DISPATCH["TWILIO"].get("VOICE_FROM") or self.sender
+
+    def resource(self):
+        return self.client.calls
+
+    def params(self, message: Outgoing) -> dict:
+        if not message.voice_url:
+            # Without SEMAFORO_PUBLIC_URL Twilio cannot reach us for the script.
+            raise GatewayError("ivr_no_public_url", retry=False)
+        left = math.floor((message.valid_until - message.at).total_seconds())
+        ring = min(IVR_RING_SECONDS, left)
+        talk = min(IVR_MAX_SECONDS, left - ring)
+        if talk < IVR_MIN_SECONDS:
+            # Ley 29571 art. 62: no call after 20:00. Not placed, so it may be tried
+            # again; the gate holds it until the next collection day.
+            raise GatewayError("ivr_closing", retry=True)
+        params = {
+            "to": message.to,
+            "from_": self.sender,
+            "url": message.voice_url,
+            "method": "POST",
+            "timeout": ring,
+            "time_limit": talk,
+        }
+        if message.status_callback:
+            params["status_callback"] = message.status_callback
+            params["status_callback_method"] = "POST"
+            params["status_callback_event"] = IVR_CALL_EVENTS
         return params
 
 

@@ -366,6 +366,7 @@ def _send(
         content_variables=message.content_variables or {},
         session_open=message.channel != "whatsapp"
         or whatsapp_session_open(client_id=message.case.client_id, phone=message.address, at=now),
+        voice_url=public_url("twilio-voice", message.pk) if message.channel == "ivr" else "",
     )
     try:
         sent = gateway.send(outgoing)
@@ -429,14 +430,20 @@ def _send_failed(message: OutgoingMessage, exc: GatewayError, *, at: datetime, g
     return Status.FAILED
 
 
-def status_callback_url(message_id: int) -> str:
-    """Where the provider reports the message's status; it names the row, so a report
-    that arrives before the provider's answer still finds it. Empty without a public
-    URL (no callbacks: the console gateway, development)."""
+def public_url(name: str, *args) -> str:
+    """A URL of ours as the provider reaches it (`SEMAFORO_PUBLIC_URL`); empty without
+    one (no webhooks: the console gateway, development)."""
     base = settings.SEMAFORO_DISPATCH["PUBLIC_URL"]
     if not base:
         return ""
-    return f"{base.rstrip('/')}{reverse('twilio-status')}?m={message_id}"
+    return f"{base.rstrip('/')}{reverse(name, args=args)}"
+
+
+def status_callback_url(message_id: int) -> str:
+    """Where the provider reports the message's status; it names the row, so a report
+    that arrives before the provider's answer still finds it."""
+    url = public_url("twilio-status")
+    return f"{url}?m={message_id}" if url else ""
 
 
 # --- What the provider tells us ------------------------------------------------------
@@ -451,7 +458,7 @@ RANK = {
     Status.BLOCKED: 3,
 }
 # Twilio's message statuses → ours. Anything Twilio holds is at least `sent`.
-PROVIDER_STATUS = {
+MESSAGE_STATUS = {
     "accepted": Status.SENT,
     "scheduled": Status.SENT,
     "queued": Status.SENT,
@@ -463,6 +470,21 @@ PROVIDER_STATUS = {
     "failed": Status.FAILED,
     "canceled": Status.FAILED,
 }
+# Twilio's call statuses (IVR) → ours: a call that was answered and ended is delivered
+# (its action done); one nobody answered, busy, refused or cancelled has failed. The
+# names both lists use (queued, failed, canceled) mean the same in each.
+CALL_STATUS = {
+    "queued": Status.SENT,
+    "initiated": Status.SENT,
+    "ringing": Status.SENT,
+    "in-progress": Status.SENT,
+    "completed": Status.DELIVERED,
+    "busy": Status.FAILED,
+    "no-answer": Status.FAILED,
+    "failed": Status.FAILED,
+    "canceled": Status.FAILED,
+}
+PROVIDER_STATUS = {**MESSAGE_STATUS, **CALL_STATUS}
 # Twilio dropped it because its ValidityPeriod passed (our 20:00 limit).
 TWILIO_VALIDITY_EXPIRED = "30036"
 

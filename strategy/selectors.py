@@ -10,6 +10,7 @@ from decimal import Decimal
 from strategy.models import (
     Classification,
     ManagementType,
+    ResultCode,
     StrategyVersion,
     SuggestedAction,
     Tramo,
@@ -108,6 +109,18 @@ def opening_action_for(
             version=version, type=type, classification=classification, visit=1, tramo__lte=tramo
         )
         .order_by("-tramo", "position")
+        .values_list("code", flat=True)
+        .first()
+    )
+
+
+def promise_result_code_for(version: StrategyVersion, *, type: str) -> str | None:
+    """The result code that records a payment promise for a management type (its row
+    with `promise: true`; the first in file order if the strategy has several), or None
+    when the type has none. Used where the system records a promise on its own (IVR)."""
+    return (
+        ResultCode.objects.filter(version=version, type=type, promise=True)
+        .order_by("position")
         .values_list("code", flat=True)
         .first()
     )

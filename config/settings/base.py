@@ -303,6 +303,8 @@ SEMAFORO_DISPATCH = {
         "sms": env("SEMAFORO_SMS_GATEWAY", "") or "",
         # msgs: WhatsApp through Twilio when set; e-mail through Django's e-mail backend.
         "whatsapp": env("SEMAFORO_WHATSAPP_GATEWAY", "") or "",
+        # IVR calls through Twilio when set (notifications.gateways.TwilioVoiceGateway).
+        "ivr": env("SEMAFORO_IVR_GATEWAY", "") or "",
         "email": env("SEMAFORO_EMAIL_GATEWAY", "notifications.gateways.EmailGateway") or "",
     },
     # The console gateway appends every message here too (a spool; empty: nowhere).
@@ -314,6 +316,10 @@ SEMAFORO_DISPATCH = {
     "MAX_ATTEMPTS": 3,
     # The language messages are written in (the lender's, whoever runs dispatch).
     "LANGUAGE": env("SEMAFORO_MESSAGE_LANGUAGE", "es-pe") or "es-pe",
+    # IVR: pressing 1 records a payment promise for this many collection days after the
+    # call (weekends and holidays skipped); the voice that reads the message (Twilio <Say>).
+    "IVR_PROMISE_DAYS": int(env("SEMAFORO_IVR_PROMISE_DAYS", "3") or 3),
+    "IVR_VOICE": env("SEMAFORO_IVR_VOICE", "Polly.Mia") or "Polly.Mia",
     # This site as the providers reach it (status callbacks; webhook signatures).
     "PUBLIC_URL": env("SEMAFORO_PUBLIC_URL", "") or "",
     "TWILIO": {
@@ -325,6 +331,8 @@ SEMAFORO_DISPATCH = {
         "MESSAGING_SERVICE_SID": env("TWILIO_MESSAGING_SERVICE_SID", "") or "",
         # The WhatsApp sender (E.164, without the "whatsapp:" prefix); else FROM.
         "WHATSAPP_FROM": env("TWILIO_WHATSAPP_FROM", "") or "",
+        # The number IVR calls come from (E.164, voice-capable); else FROM.
+        "VOICE_FROM": env("TWILIO_VOICE_FROM", "") or "",
         # Another API host (a regional edge, a test double); empty: api.twilio.com.
         "API_BASE_URL": env("TWILIO_API_BASE_URL", "") or "",
         "TIMEOUT": 10,
