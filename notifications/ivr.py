@@ -40,6 +40,7 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from collections_field.engine.sql import LIMA
 from collections_field.exceptions import InvalidInput, NotFound
 from collections_field.models import Case, FieldResult
 from collections_field.services import result_register
@@ -128,19 +129,23 @@ def ivr_message(*, message_id: int) -> OutgoingMessage | None:
     )
 
 
-def ivr_greeting(*, message: OutgoingMessage) -> Greeting:
+def ivr_greeting(*, message: OutgoingMessage, at: datetime) -> Greeting:
     """The first answer of a call: whoever picked up hears only the client's first name
     (not the full name, nor the document, nor the debt) and is asked to press 1 if that
-    is them."""
+    is them. The salutation follows the hour in Lima (calls run 07:00-20:00)."""
     with translation.override(settings.SEMAFORO_DISPATCH["LANGUAGE"]):
         goodbye = _("Thank you, goodbye.")
         name = first_name(message.case.client.name)
         if message.status not in PLACED or not name:
             return Greeting(ask="", goodbye=goodbye)
-        ask = _("Good morning. This is a message for %(name)s. If you are %(name)s, press 1.") % {
-            "name": name
-        }
-    return Greeting(ask=ask, goodbye=goodbye)
+        hour = at.astimezone(LIMA).hour
+        if hour < 12:
+            ask = _("Good morning. This is a message for %(name)s. If you are %(name)s, press 1.")
+        elif hour < 18:
+            ask = _("Good afternoon. This is a message for %(name)s. If you are %(name)s, press 1.")
+        else:
+            ask = _("Good evening. This is a message for %(name)s. If you are %(name)s, press 1.")
+    return Greeting(ask=ask % {"name": name}, goodbye=goodbye)
 
 
 def ivr_script(*, message: OutgoingMessage, at: datetime) -> Script:

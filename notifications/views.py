@@ -125,7 +125,7 @@ def twilio_voice(request: HttpRequest, message_id: int) -> HttpResponse:
     message = ivr_message(message_id=message_id)
     if message is None:
         raise Http404
-    greeting = ivr_greeting(message=message)
+    greeting = ivr_greeting(message=message, at=timezone.now())
     response = VoiceResponse()
     if greeting.ask:
         action = _action("twilio-voice-identity", message_id)

@@ -224,8 +224,9 @@ def test_the_legal_gate_postpones_an_ivr_call_at_2030(replay, twilio):
 # --- The greeting: nothing but the first name before the client is known ---------------
 
 
-def test_the_first_answer_asks_who_answered_and_names_no_debt(replay, twilio):
+def test_the_first_answer_asks_who_answered_and_names_no_debt(replay, twilio, clock):
     message = placed(replay, twilio)
+    clock(replay.at(1, 10, 1))
     response = post_signed(voice_path(message), call_params(message, CallStatus="in-progress"))
     script = xml(response)
     [gather] = script.findall("Gather")
@@ -342,6 +343,9 @@ def test_the_script_is_spanish_and_adds_no_debt_wording(replay, twilio, settings
     greeting = xml(post_signed(voice_path(message), call_params(message)))
     ask = greeting.find("Gather/Say").text
     assert ask == "Buenos días. Este es un mensaje para Rosa. Si usted es Rosa, presione 1."
+    clock(replay.at(1, 18, 30))
+    evening = xml(post_signed(voice_path(message), call_params(message)))
+    assert evening.find("Gather/Say").text.startswith("Buenas noches. Este es un mensaje")
     script = xml(identify(message, "1"))
     offer = script.findall("Gather/Say")[1].text
     goodbye = script.find("Say").text
