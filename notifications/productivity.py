@@ -49,6 +49,7 @@ from datetime import date, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from collections_field.engine import sql
 
@@ -69,17 +70,18 @@ CHANNEL_LABELS = {
     "call": _("Call"),
     "visit": _("Visit"),
 }
+# Plural column heads in Spanish ("Vencido" is an overdue action on the dashboards).
 FIGURE_LABELS = {
-    "queued": _("Queued"),
-    "sent": _("Sent"),
-    "delivered": _("Delivered"),
-    "failed": _("Failed"),
-    "expired": _("Expired"),
-    "blocked": _("Blocked"),
-    "contacted": _("Contacted"),
-    "replies": _("Replies"),
-    "promised": _("Promised"),
-    "paid": _("Paid after contact"),
+    "queued": pgettext_lazy("productivity figure", "Queued"),
+    "sent": pgettext_lazy("productivity figure", "Sent"),
+    "delivered": pgettext_lazy("productivity figure", "Delivered"),
+    "failed": pgettext_lazy("productivity figure", "Failed"),
+    "expired": pgettext_lazy("productivity figure", "Expired"),
+    "blocked": pgettext_lazy("productivity figure", "Blocked"),
+    "contacted": pgettext_lazy("productivity figure", "Contacted"),
+    "replies": pgettext_lazy("productivity figure", "Replies"),
+    "promised": pgettext_lazy("productivity figure", "Promised"),
+    "paid": pgettext_lazy("productivity figure", "Paid after contact"),
 }
 
 
