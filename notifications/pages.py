@@ -285,10 +285,22 @@ def case_messages_page(request: HttpRequest, client_code: str) -> HttpResponse:
         }
         for r in found.replies
     ]
+    letters = [
+        {
+            "business_date": letter.business_date,
+            "template": letter.template,
+            "status": letter.status,
+            "status_label": letter.get_status_display(),
+            "reason": reason_label(letter.gate_reason),
+            "delivered_at": letter.delivered_at,
+            "delivered_by": letter.delivered_by.username if letter.delivered_by else "",
+        }
+        for letter in found.letters
+    ]
     return render(
         request,
         "notifications/case_messages.html",
-        {"client": found.client, "rows": rows, "replies": replies,
+        {"client": found.client, "rows": rows, "replies": replies, "letters": letters,
          "blocked": sum(1 for m in found.messages if m.status == OutgoingMessage.Status.BLOCKED)},
     )  # fmt: skip
 

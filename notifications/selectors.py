@@ -120,6 +120,7 @@ class CaseMessages:
     client: Client
     messages: list[OutgoingMessage]  # newest first, each with its events (oldest first)
     replies: list[InboundMessage]  # newest first
+    letters: list  # printed letters, newest first (their gate decision is the build's)
 
 
 def case_messages_for(*, user: AbstractBaseUser, client_code: str) -> CaseMessages:
@@ -137,7 +138,14 @@ def case_messages_for(*, user: AbstractBaseUser, client_code: str) -> CaseMessag
     replies = list(
         InboundMessage.objects.filter(client_id=client.pk).order_by("-received_at", "-id")
     )
-    return CaseMessages(client=client, messages=messages, replies=replies)
+    from notifications.models import Letter
+
+    letters = list(
+        Letter.objects.filter(case__client_id=client.pk)
+        .select_related("delivered_by")
+        .order_by("-business_date", "-id")
+    )
+    return CaseMessages(client=client, messages=messages, replies=replies, letters=letters)
 
 
 def case_message_counts(*, client_code: str) -> dict[str, int]:

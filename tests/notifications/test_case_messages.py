@@ -33,6 +33,22 @@ def whatsapp_for(replay, client: str, n: int = 1, order: int = 50) -> OutgoingMe
     )  # fmt: skip
 
 
+def letter_for(replay, client: str, status: str, reason: str = "", order: int = 80):
+    from notifications.models import Letter
+
+    case = Case.objects.select_related("client").get(client__code=client)
+    day = replay.day(1)
+    action = PlannedAction.objects.create(
+        case=case, type="A", tramo=2, order=order, channel="letter", manual=False,
+        from_day=38, to_day=42, window_from=day, window_to=day, planned_on=day,
+        status=PlannedAction.Status.CANCELLED,
+    )  # fmt: skip
+    return Letter.objects.create(
+        case=case, action=action, agency_id=case.client.agency_id, business_date=day,
+        template="carta_T23", status=status, gate_reason=reason, created_at=replay.at(1, 6),
+    )  # fmt: skip
+
+
 @pytest.fixture
 def decided(replay):
     """C1 (Rosa's): its SMS postponed before 07:00 then sent at 10:00, a WhatsApp
@@ -42,8 +58,13 @@ def decided(replay):
     channel_opt_out(client=Case.objects.get(client__code="C1").client, channel="whatsapp",
                     at=replay.at(1, 8))  # fmt: skip
     dispatch(at=replay.at(1, 10))
-    inbound_register(provider_id="SM-IN-1", sender="+51987654321",
-                     text="Ya pagué. Mi otro número es 987 111 222", at=replay.at(1, 12))  # fmt: skip
+    inbound_register(
+        provider_id="SM-IN-1",
+        sender="+51987654321",
+        text="Ya pagué. Mi otro número es 987 111 222",
+        at=replay.at(1, 12),
+    )
+    letter_for(replay, "C1", "blocked", "opt_out")
     return replay
 
 
@@ -81,6 +102,12 @@ def test_a_blocked_and_a_sent_message_and_a_reply_are_on_the_case(decided):
     # No phone in full: the client's, nor the one the client wrote.
     assert "987654321" not in html and "987 111 222" not in html and "•••222" in html
     assert "The client opted out of the channel" in html and "style=" not in html
+    # The printed letter the gate blocked at its build, and why.
+    (letter,) = page.context["letters"]
+    assert (letter["status"], letter["reason"]) == (
+        "blocked",
+        "The client opted out of the channel",
+    )
     # The client page links it with its counts.
     case_page = browse("rquispe").get("/cases/C1/").content.decode()
     assert 'href="/cases/C1/messages/"' in case_page
@@ -120,6 +147,7 @@ def test_the_page_costs_the_same_queries_whatever_the_messages(decided, url):
             )  # fmt: skip
         inbound_register(provider_id=f"SM-IN-{i + 2}", sender="+51987654321", text="ok",
                          at=decided.at(2, 9 + i))  # fmt: skip
+        letter_for(decided, "C1", "ready", order=90 + i)
     assert _queries(browse("rquispe"), url) == few
 
 

@@ -182,6 +182,16 @@ def test_the_night_refreshes_the_last_days_as_its_last_step(outbox):
     assert company == EXPECTED
 
 
+def test_beats_task_refreshes_a_range_or_today(outbox):
+    from notifications.tasks import channel_figures_task
+
+    ChannelFigures.objects.all().delete()
+    channel_figures_task.apply(args=(D1.isoformat(), D3.isoformat())).get()
+    assert figures(D2, "email") == EXPECTED[(D2, "email")]
+    channel_figures_task.apply().get()  # today (Lima): nothing happened today here
+    assert figures(D2, "email") == EXPECTED[(D2, "email")]
+
+
 def browse(username: str) -> Client:
     browser = Client()
     browser.force_login(person(username))
@@ -199,7 +209,8 @@ def test_the_dashboards_show_the_month_and_the_day_by_role(outbox):
     sms = {c["figure"]: c["n"] for c in month["rows"][0]["cells"]}
     assert month["rows"][0]["channel"] == "SMS"
     assert sms == {"queued": 5, "sent": 2, "delivered": 1, "failed": 0, "expired": 1,
-                   "blocked": 1, "contacted": 1, "replies": 1, "promised": 1, "paid": 1}  # fmt: skip
+                   "blocked": 1, "contacted": 1, "replies": 1, "promised": 1,
+                   "paid": 1}  # fmt: skip
     assert [r["channel"] for r in day["rows"]] == ["SMS", "WhatsApp", "IVR call", "E-mail",
                                                     "Letter", "Call", "Visit"]  # fmt: skip
     day_sms = {c["figure"]: c["n"] for c in day["rows"][0]["cells"]}
