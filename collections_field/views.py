@@ -89,6 +89,19 @@ def _case_links(request: HttpRequest, detail: dict) -> list[dict]:
     return links
 
 
+def _dashboard_panels(request: HttpRequest, board) -> list[dict]:
+    """Panels other apps draw on the dashboards (`SEMAFORO["DASHBOARD_PANELS"]`: each a
+    `hook(*, request, board)` returning `{"template", "context"}` or None), given the
+    board whose unit and date were already resolved within the reader's scope; so
+    the dashboard shows the automatic messages' productivity without importing them."""
+    panels = []
+    for path in settings.SEMAFORO.get("DASHBOARD_PANELS", ()):
+        panel = import_string(path)(request=request, board=board)
+        if panel:
+            panels.append(panel)
+    return panels
+
+
 def _register(request: HttpRequest, client_code: str, data: dict) -> None:
     # The officer's own clock: the moment the form was sent (the server's, in Lima).
     occurred_at: datetime = timezone.now()
@@ -329,6 +342,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
             "ratio_labels": RATIO_LABELS,
             "map_tiles": settings.SEMAFORO["MAP_TILES_URL"],
             "visits_ok": sum(1 for v in board.visits if v["ok"]),
+            "panels": _dashboard_panels(request, board),
         },
     )
 

@@ -35,6 +35,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from collections_field.engine.sql import LIMA
 from collections_field.models import CaseStatus, FieldResult, PlannedAction
@@ -44,6 +45,27 @@ from portfolio.models import ChannelConsent, Payment
 from portfolio.selectors import COLLECTION_FROM, COLLECTION_TO, is_collection_day
 
 POSTPONED, BLOCKED, EXPIRED = "postponed", "blocked", "expired"
+
+# Each reason of the gate in words, for the pages (the API keeps the codes).
+REASON_LABELS = {
+    "quiet_hours": _("Outside the hours allowed (07:00–20:00)"),
+    "weekend": _("Weekend"),
+    "holiday": _("Holiday or non-working day"),
+    "paid": _("The client paid that day"),
+    "cured": _("The case is closed"),
+    "opt_out": _("The client opted out of the channel"),
+    "contact_cap": _("Contact limit reached"),
+    "no_address": _("No phone or e-mail to send to"),
+    "action_closed": _("Its action was already closed"),
+    "window_passed": _("Its window passed"),
+    "court_wording": _("Court wording in the text"),
+    "whatsapp_window": _("Outside WhatsApp's 24-hour window"),
+}
+
+
+def reason_label(reason: str) -> str:
+    """A gate reason in words; an unknown one (a newer rule) as written."""
+    return str(REASON_LABELS[reason]) if reason in REASON_LABELS else reason
 
 
 @dataclass(frozen=True)

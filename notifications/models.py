@@ -92,6 +92,16 @@ class OutgoingMessage(models.Model):
             models.Index(fields=["case", "sent_at"], name="message_case_sent"),
             # Replies and opt-outs find the clients a number was written to.
             models.Index(fields=["address"], name="message_address"),
+            # The productivity refresh reads a few days of the outbox by each instant.
+            models.Index(fields=["created_at"], name="message_created"),
+            models.Index(
+                fields=["sent_at"], condition=models.Q(sent_at__isnull=False), name="message_sent"
+            ),
+            models.Index(
+                fields=["final_at"],
+                condition=models.Q(final_at__isnull=False),
+                name="message_final",
+            ),
         ]
         verbose_name = _("outgoing message")
         verbose_name_plural = _("outgoing messages")
@@ -142,6 +152,7 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["received_at"], name="inbound_received")]
         verbose_name = _("inbound message")
         verbose_name_plural = _("inbound messages")
 
@@ -266,3 +277,48 @@ class Letter(models.Model):
 
     def __str__(self) -> str:
         return f"letter #{self.pk} {self.status}"
+
+
+# --- Productivity per channel ----------------------------------------------------------
+
+
+class ChannelFigures(models.Model):
+    """Productividad por canal: what one channel did and what followed it on one business
+    day, for one officer, agency, zone or the company (key 0), the same levels as the
+    dashboards' `DailyFigures`. Rebuilt set-based for a range of days by
+    `productivity.channel_figures_refresh` (each figure is defined there); the pages read
+    these rows and never count the outbox."""
+
+    business_date = models.DateField(_("business date"))
+    channel = models.CharField(_("channel"), max_length=20)
+    level = models.CharField(_("level"), max_length=10)
+    # The officer's, agency's or zone's id; 0 for the company.
+    key = models.BigIntegerField(_("key"))
+    queued = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    expired = models.PositiveIntegerField(default=0)
+    blocked = models.PositiveIntegerField(default=0)
+    # The blocked ones by the gate's reason: {"paid": 2, "opt_out": 1}.
+    blocked_reasons = models.JSONField(default=dict, blank=True)
+    contacted = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+    promised = models.PositiveIntegerField(default=0)
+    paid = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(_("counted at"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_date", "channel", "level", "key"], name="channel_figures_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["level", "key", "business_date"], name="channel_figures_unit")
+        ]
+        verbose_name = _("channel figures")
+        verbose_name_plural = _("channel figures")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.channel} {self.level}:{self.key}"

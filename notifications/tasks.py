@@ -50,3 +50,21 @@ def letters_build_task(business_date: str | None = None, agency_code: str | None
     for agency in agencies:
         letters_build_task.delay(day.isoformat(), agency.code)
     return [agency.code for agency in agencies]
+
+
+# --- Productivity per channel -----------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def channel_figures_task(since: str | None = None, until: str | None = None) -> dict:
+    """Beat's entry (every few minutes of the day): today's productivity rows (Lima),
+    so the dashboards follow the day's dispatch; the night refreshes the last days
+    whose replies, promises and payments may still move."""
+    from datetime import date
+
+    from notifications.productivity import channel_figures_refresh
+
+    today = timezone.localdate()
+    first = date.fromisoformat(since) if since else today
+    last = date.fromisoformat(until) if until else first if since else today
+    return channel_figures_refresh(since=first, until=last)

@@ -14,6 +14,7 @@ from datetime import date
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from collections_field.engine import sql
@@ -106,6 +107,30 @@ STEP_FUNCTIONS = dict(STEPS)
 # Steps that count across agencies (zones, the company) never run in agency chunks.
 WHOLE_STEPS = {"lights"}
 
+
+def extra_steps() -> list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]]:
+    """Steps other apps add after the engine's (`SEMAFORO["CYCLE_EXTRA_STEPS"]`: ledger
+    name → dotted path of `step(*, business_date, version) -> counts`), so the night
+    runs them without this app importing theirs (ARCHITECTURE.md). They run whole,
+    last, each with its ledger row like the engine's own; the editor's preview runs
+    only `STEPS`."""
+    steps = []
+    for name, path in settings.SEMAFORO.get("CYCLE_EXTRA_STEPS", {}).items():
+        hook = import_string(path)
+
+        def run(ctx: CycleContext, scope: Scope, hook=hook) -> dict[str, int]:
+            return hook(business_date=ctx.business_date, version=ctx.version)
+
+        steps.append((name, run))
+    return steps
+
+
+def _step_function(name: str) -> Callable[[CycleContext, Scope], dict[str, int]]:
+    if name in STEP_FUNCTIONS:
+        return STEP_FUNCTIONS[name]
+    return dict(extra_steps())[name]
+
+
 Progress = Callable[[str, dict[str, int], float], None]
 
 
@@ -117,12 +142,14 @@ def cycle_run(
     if run.status == CycleRun.Status.DONE:
         return run
     ctx = cycle_context(run)
+    extras = extra_steps()
+    whole = WHOLE_STEPS | {name for name, _fn in extras}
     try:
-        for position, (name, _fn) in enumerate(STEPS):
+        for position, (name, _fn) in enumerate([*STEPS, *extras]):
             if run.steps.filter(name=name, status=CycleRun.Status.DONE).exists():
                 continue
             started = time.monotonic()
-            if distributed and name not in WHOLE_STEPS:
+            if distributed and name not in whole:
                 counts = _run_distributed(run, ctx, name, position)
             else:
                 counts = cycle_step_run(run=run, ctx=ctx, name=name, position=position)
@@ -214,7 +241,7 @@ def cycle_step_run(
         sql.ensure_sqlite_functions()
         sql.tune_bulk_session()
         with sql.counting_statements() as counter:
-            counts = STEP_FUNCTIONS[name](ctx, scope)
+            counts = _step_function(name)(ctx, scope)
         _record_step(run, ledger_name, position, started_at, started, counter.count, counts)
     return counts
 

@@ -217,6 +217,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.dispatch_task",
         "schedule": crontab(minute="*/5", hour="7-19", day_of_week="mon-fri"),
     },
+    # The day's productivity per channel (the night refreshes the last 8 days).
+    "channel-figures": {
+        "task": "notifications.tasks.channel_figures_task",
+        "schedule": crontab(minute="*/10", hour="7-21"),
+    },
     # msgs: the day's letters, once the night's cycle is done (repeated: agencies
     # already built are skipped), printed before the officers go out.
     "letters": {
@@ -288,8 +293,17 @@ SEMAFORO = {
     # Apps above collections_field plug into it here, by dotted path (it imports none):
     # items the night's events step takes in (collections_field/engine/sources.py) ...
     "EVENT_SOURCES": ["commissions.refinancing.events.ApprovedRefinancings"],
-    # ... and links offered on the client page, each `hook(*, request, case) -> [links]`.
-    "CASE_PAGE_LINKS": ["commissions.refinancing.views.case_links"],
+    # ... links offered on the client page, each `hook(*, request, case) -> [links]` ...
+    "CASE_PAGE_LINKS": [
+        "commissions.refinancing.views.case_links",
+        "notifications.pages.case_links",
+    ],
+    # ... panels drawn on the dashboards, each `hook(*, request, board)` returning
+    # `{"template", "context"}` or None ...
+    "DASHBOARD_PANELS": ["notifications.pages.productivity_panel"],
+    # ... and steps run at the end of the night, after the engine's: ledger name →
+    # `step(*, business_date, version) -> counts` (collections_field/engine/cycle.py).
+    "CYCLE_EXTRA_STEPS": {"productivity": "notifications.productivity.channel_figures_step"},
 }
 if SEMAFORO["MAP_TILES_URL"]:
     _tiles = urlsplit(SEMAFORO["MAP_TILES_URL"].replace("{s}", "a"))

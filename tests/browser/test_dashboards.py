@@ -39,6 +39,10 @@ def todays_work(transactional_db, tmp_path, every_day_a_collection_day):
     replay.cycle(1)
     replay.result(1, "C1", "30", channel="visit", lat=-11.94012, lon=-77.06102)
     replay.result(1, "C9", "30", channel="visit", lat=-11.9500, lon=-77.0700)
+    # The day's productivity, as beat's refresh keeps it: the two visits.
+    from notifications.productivity import channel_figures_refresh
+
+    channel_figures_refresh(since=replay.day(1), until=replay.day(1))
     with_passwords("jcastro", "mflores", "gerencia")
     return replay
 
@@ -67,6 +71,9 @@ def test_each_role_opens_its_dashboard(todays_work, browser, live_server, userna
     assert page.locator("#visits-map .visit-ok").count() == 1
     assert page.locator("#visits-map .visit-off").count() == 1
     assert not [e for e in errors if "Content Security Policy" in e]
+    # Productivity per channel: both visits were in AG01, in every role's unit.
+    visits = page.locator("#productivity table.productivity-day tbody tr", has_text="Visita")
+    assert visits.locator("td[data-figure=contacted]").inner_text().strip() == "2"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{username}.png"), full_page=True)
     page.locator("dl.figures a").nth(4).click()  # open cases, drilled down
