@@ -420,6 +420,13 @@ class PlannedAction(models.Model):
     officer = models.ForeignKey(
         Officer, on_delete=models.SET_NULL, null=True, blank=True, related_name="planned_actions"
     )
+    # The client's agency, copied by the plan step (and kept by it when a client moves):
+    # the escalation inboxes find an agency's red actions by index instead of testing
+    # every red action of the company against the reader's scope (which still applies).
+    agency = models.ForeignKey(
+        Agency, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
     done_by_result = models.ForeignKey(
@@ -449,6 +456,11 @@ class PlannedAction(models.Model):
                 name="planned_action_pending",
             ),
             models.Index(fields=["case", "status"], name="planned_action_case"),
+            models.Index(
+                fields=["agency", "window_to"],
+                condition=models.Q(status__in=["queued", "open"]),
+                name="planned_action_agency_pending",
+            ),
         ]
         verbose_name = _("planned action")
         verbose_name_plural = _("planned actions")

@@ -567,13 +567,34 @@ def escalations_for(*, user: AbstractBaseUser, business_date=None, level: int | 
 
         return None, [], PlannedAction.objects.none()
     levels = escalation_levels(version_on(day))
+    actions = escalated_actions(business_date=day, levels=levels, level=level)
+    agencies = _agencies_of(user)
+    if agencies is not None:
+        # By index first (the action's copy of its client's agency; none on rows made
+        # outside the plan step), then the reader's scope, which alone decides.
+        actions = actions.filter(Q(agency__in=agencies) | Q(agency__isnull=True))
     actions = (
-        escalated_actions(business_date=day, levels=levels, level=level)
-        .filter(case__client__in=clients_visible_to(user))
+        actions.filter(case__client__in=clients_visible_to(user))
         .select_related("case__client__agency", "officer")
         .order_by("window_to", "id")
     )
     return day, levels, actions
+
+
+def _agencies_of(user: AbstractBaseUser) -> list[int] | None:
+    """The agencies a jefe's scope is, as a list (constants let PostgreSQL use the
+    index for them and for the rows without a copy together); None for any other
+    reader, whose scope is not a set of agencies (the company, an asesor's or an
+    outsourced agency's own cases)."""
+    from portfolio.models import Agency
+
+    role = role_of(user)
+    member = getattr(user, "staff_member", None)
+    if role == Role.JEFE_ZONAL and member is not None:
+        return list(Agency.objects.filter(zone_id=member.zone_id).values_list("id", flat=True))
+    if role == Role.JEFE_AGENCIA and member is not None:
+        return [member.agency_id] if member.agency_id else []
+    return None
 
 
 def escalation_row(action, *, day, levels) -> dict[str, Any]:

@@ -97,13 +97,15 @@ def plan_actions(
             params = [day, v, day, day]
         cursor.execute(
             f'INSERT INTO {table} (case_id, type, tramo, "order", channel, template, manual, '
-            "from_day, to_day, window_from, window_to, planned_on, officer_id, status, late) "
+            "from_day, to_day, window_from, window_to, planned_on, officer_id, agency_id, "
+            "status, late) "
             'SELECT c.id, i.type, i.tramo, i."order", i.channel, i.template, i.manual, '
             f"i.from_day, i.to_day, {sql.date_plus('c.overdue_since', 'i.from_day')}, "
             f"{sql.date_plus('c.overdue_since', 'i.to_day')}, %s, "
-            "CASE WHEN i.manual THEN c.officer_id END, "
+            "CASE WHEN i.manual THEN c.officer_id END, cl.agency_id, "
             "CASE WHEN i.manual THEN 'open' ELSE 'queued' END, false "
-            "FROM collections_field_case c JOIN strategy_actionplanitem i "
+            "FROM collections_field_case c JOIN portfolio_client cl ON cl.id = c.client_id "
+            "JOIN strategy_actionplanitem i "
             "ON i.version_id = %s AND i.type = c.management_type AND i.tramo = c.tramo "
             f"WHERE c.status <> 'closed' AND c.overdue_since IS NOT NULL AND {scope.cases('c')} "
             f"AND {dpd_today} >= i.from_day AND {still_open} "
@@ -111,7 +113,8 @@ def plan_actions(
             "channel = excluded.channel, template = excluded.template, "
             "manual = excluded.manual, from_day = excluded.from_day, to_day = excluded.to_day, "
             "window_to = excluded.window_to, planned_on = excluded.planned_on, "
-            "officer_id = excluded.officer_id, status = excluded.status, late = false, "
+            "officer_id = excluded.officer_id, agency_id = excluded.agency_id, "
+            "status = excluded.status, late = false, "
             f"closed_on = NULL WHERE {table}.status = 'cancelled'",
             params,
         )
@@ -124,6 +127,15 @@ def plan_actions(
             f"AND a.officer_id IS DISTINCT FROM c.officer_id AND {scope.cases('c')}"
         )
         moved = cursor.rowcount
+        # ... and every pending action its client to another agency (a transfer in core
+        # banking): the inboxes find an agency's actions by this copy.
+        cursor.execute(
+            f"UPDATE {table} AS a SET agency_id = cl.agency_id FROM collections_field_case c "
+            "JOIN portfolio_client cl ON cl.id = c.client_id WHERE c.id = a.case_id "
+            "AND a.status IN ('queued', 'open') AND a.agency_id IS DISTINCT FROM cl.agency_id "
+            f"AND {scope.cases('c')}"
+        )
+        transferred = cursor.rowcount
 
         # 4. Results registered before their action existed (a replay, a late sync).
         since = sql.start_of(previous_snapshot or day)
@@ -150,7 +162,13 @@ def plan_actions(
         )
         done = cursor.rowcount
         sql.drop_temp(cursor, "engine_plan_done")
-    return {"planned": planned, "closed": closed, "owner_changed": moved, "done": done}
+    return {
+        "planned": planned,
+        "closed": closed,
+        "owner_changed": moved,
+        "agency_changed": transferred,
+        "done": done,
+    }
 
 
 def action_done_late(action: PlannedAction, at: datetime) -> bool:

@@ -13,6 +13,7 @@ from collections_field.engine.lights import compute_lights
 from collections_field.models import Case, EscalationNote, PlannedAction
 from tests.support import api_as, person
 
+from .replay import overdue_row
 from .test_plan_lights import recount, summary
 
 VISIBLE = {
@@ -192,3 +193,42 @@ def test_the_inbox_page_reads_the_summary_not_the_portfolio(red, django_assert_m
     assert page.status_code == 200
     assert "Content-Security-Policy" in page.headers
     assert "<script>" not in page.content.decode() and "style=" not in page.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pending_actions_follow_a_client_moved_to_another_agency(world):
+    """The plan step copies the client's agency onto its actions (the inboxes' index)
+    and moves that copy when core banking transfers the client."""
+    c1 = Case.objects.get(client__code="C1")
+    assert c1.planned_actions.filter(status__in=["queued", "open"]).exists()
+    assert set(
+        c1.planned_actions.filter(status__in=["queued", "open"]).values_list(
+            "agency__code", flat=True
+        )
+    ) == {"AG01"}
+    world.snapshot(
+        2,
+        [
+            overdue_row("C1", "CR1", 21, agency_code="AG02"),
+            overdue_row("C2", "CR2", 21, agency_code="AG02", lat="-16.4", lon="-71.54",
+                        origin_officer_code="AS002"),
+            overdue_row("C3", "CR3", 21, lat="-11.9300", lon="-77.0500", origin_officer_code=""),
+        ],
+    )  # fmt: skip
+    world.cycle(2)
+    pending = c1.planned_actions.filter(status__in=["queued", "open"])
+    assert pending.exists()
+    assert set(pending.values_list("agency__code", flat=True)) == {"AG02"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scope_decides_even_when_an_actions_agency_copy_is_stale(red):
+    """A copy left behind (another agency's) never shows a client outside the scope."""
+    from portfolio.models import Agency
+
+    ag01 = Agency.objects.get(code="AG01")
+    PlannedAction.objects.filter(case__client__code="C2").update(agency=ag01)
+    PlannedAction.objects.filter(case__client__code="C1").update(agency=ag01)
+    api = api_as("jcastro", ["cases:read"])
+    rows = api.get("/api/v1/escalations/", {"date": "2026-11-02"}).json()["results"]
+    assert {r["client_code"] for r in rows} == {"C1", "C3"}
