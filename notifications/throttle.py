@@ -58,6 +58,12 @@ def rate_for(channel: str) -> Rate | None:
     return parse_rate((settings.SEMAFORO_DISPATCH.get("RATES") or {}).get(channel))
 
 
+# Float sums of elapsed time × rate land a hair under a whole token: counted whole.
+EPSILON = 1e-9
+# The shortest wait for a token (seconds): never a spin on a rounding error.
+MIN_WAIT = 0.001
+
+
 class LocalBucket:
     """A token bucket in this process (the embedded mode: one process sends)."""
 
@@ -73,15 +79,16 @@ class LocalBucket:
             now = self.clock()
             tokens, stamp = self.state.get(key, (float(rate.burst), now))
             tokens = min(float(rate.burst), tokens + max(0.0, now - stamp) * rate.per_second)
-            taken = min(wanted, int(tokens))
-            tokens -= taken
+            taken = min(wanted, int(tokens + EPSILON))
+            tokens = max(0.0, tokens - taken)
             self.state[key] = (tokens, now)
-            return taken, max(0.0, (1 - tokens) / rate.per_second)
+            return taken, max(MIN_WAIT, (1 - tokens) / rate.per_second)
 
 
 # KEYS[1]: the bucket (a hash: tokens, stamp). ARGV: rate a second, burst, wanted, and
 # the time in seconds (empty: the Redis server's clock, one clock for every worker).
-# Returns {taken, microseconds until the next token}.
+# Returns {taken, microseconds until the next token (at least 1 ms)}. The same
+# arithmetic as LocalBucket's.
 TAKE = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -95,11 +102,12 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
 local tokens = tonumber(state[1]) or burst
 local stamp = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
-local taken = math.min(wanted, math.floor(tokens))
-tokens = tokens - taken
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+local taken = math.min(wanted, math.floor(tokens + 1e-9))
+tokens = math.max(0, tokens - taken)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+           'stamp', string.format('%.17g', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(1000 * burst / rate) + 1000)
-return {taken, math.ceil(1000000 * math.max(0, 1 - tokens) / rate)}
+return {taken, math.max(1000, math.ceil(1000000 * (1 - tokens) / rate))}
 """
 
 

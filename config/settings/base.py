@@ -217,6 +217,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.dispatch_task",
         "schedule": crontab(minute="*/5", hour="7-19", day_of_week="mon-fri"),
     },
+    # Messages stuck in flight (a killed worker, a lost answer), at all hours.
+    "settle": {
+        "task": "notifications.tasks.settle_task",
+        "schedule": crontab(minute="*/10"),
+    },
     # msgs: the day's letters, once the night's cycle is done (repeated: agencies
     # already built are skipped), printed before the officers go out.
     "letters": {

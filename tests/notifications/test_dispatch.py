@@ -86,6 +86,38 @@ def test_two_workers_racing_for_the_same_rows_send_each_once(tmp_path, recording
     assert sent_to(recording_gateway) == ["+51912345678", "+51987654321"]
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_task_delivered_twice_at_the_same_moment_sends_once(tmp_path, recording_gateway):
+    """Two workers run the same task at once (a redelivery while the first still runs):
+    both pass the gate, one claim wins."""
+    replay = start(tmp_path, clients=("C1",))
+    outbox_fill(at=replay.at(1, 9))
+    row = message("C1")
+    both = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def worker():
+        try:
+            both.wait()
+            task = message_send_task.apply(args=(row.pk, replay.at(1, 9).isoformat()))
+            outcomes.append(task.get())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(outcomes) == ["sent", "skipped"]
+    assert len(recording_gateway.sent) == 1
+    assert message("C1").events.filter(to_status="sending").count() == 1
+
+
 def test_the_console_gateway_delivers_and_the_action_is_done(replay, settings, tmp_path):
     spool = tmp_path / "outbox.jsonl"
     settings.SEMAFORO_DISPATCH = {
