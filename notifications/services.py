@@ -24,7 +24,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -358,60 +358,71 @@ def _claim_and_send(
     valid_until = closing_time(lima_day(at))
     claimed_from = time.monotonic()  # before the claim: the lease is never longer
     claimed = moves.claim_many([m.pk for m in messages], at=at, valid_until=valid_until)
-    outcomes: dict[int, str] = {}
+    # Another worker claimed the others first.
+    outcomes = {m.pk: "skipped" for m in messages if m.pk not in claimed}
+    waiting = deque(m for m in messages if m.pk in claimed)
     answers: dict[int, tuple[OutgoingMessage, Sent, datetime]] = {}
     flushed = time.monotonic()
     lease = settle_lease()
-    for message in messages:
-        if message.pk not in claimed:
-            outcomes[message.pk] = "skipped"  # another worker claimed it first
-            continue
-        flight = {"attempts": claimed[message.pk]}
-        now = clock.now()
-        if now >= valid_until:
-            # 20:00 came between the claim and the call: nothing was sent, it waits.
-            _advance(
-                message.pk,
-                Status.QUEUED,
-                (Status.SENDING,),
-                at=now,
-                source=MessageEvent.Source.GATE,
-                reason="quiet_hours",
-                guard=flight,
-                gate=Gate.POSTPONED,
-                gate_reason="quiet_hours",
-                valid_until=None,
-            )
-            outcomes[message.pk] = POSTPONED
-            continue
-        if time.monotonic() - claimed_from > lease:
-            # Too long since the claim (a stalled process): settle may be deciding this
-            # row already (its grace is longer than the lease), so it is not sent now
-            # but put back, unless settle moved it first (the attempt guard).
-            _advance(
-                message.pk,
-                Status.QUEUED,
-                (Status.SENDING,),
-                at=now,
-                source=MessageEvent.Source.GATEWAY,
-                reason="lease_passed",
-                guard=flight,
-                valid_until=None,
-            )
+    try:
+        while waiting:
+            message = waiting.popleft()
+            now = clock.now()
+            if now >= valid_until:
+                # 20:00 came between the claim and the call: nothing was sent, it waits.
+                _put_back(
+                    message.pk, claimed, at=now, source=MessageEvent.Source.GATE,
+                    reason="quiet_hours", gate=Gate.POSTPONED, gate_reason="quiet_hours",
+                )  # fmt: skip
+                outcomes[message.pk] = POSTPONED
+                continue
+            if time.monotonic() - claimed_from > lease:
+                # Too long since the claim (a stalled process): settle may be deciding
+                # this row already (its grace is longer than the lease), so it is not
+                # sent now but put back, unless settle moved it first.
+                _put_back(message.pk, claimed, at=now, source=MessageEvent.Source.GATEWAY,
+                          reason="lease_passed")  # fmt: skip
+                outcomes[message.pk] = "retry"
+                continue
+            try:
+                sent = gateway.send(_outgoing(message, now=now, valid_until=valid_until))
+            except GatewayError as exc:
+                done_at = clock.now()
+                outcomes[message.pk] = _send_failed(message, exc, at=done_at, gateway=gateway.name)
+                continue
+            answers[message.pk] = (message, sent, clock.now())
+            if time.monotonic() - flushed >= FLUSH_SECONDS:
+                outcomes.update(_record(answers, gateway.name))
+                answers, flushed = {}, time.monotonic()
+    finally:
+        # Even on an unexpected error: the answers received are recorded, and the rows
+        # claimed but never handed to the gateway go back (they were certainly not
+        # sent). The one whose call raised stays in flight: settle asks the provider.
+        outcomes.update(_record(answers, gateway.name))
+        for message in waiting:
+            _put_back(message.pk, claimed, at=clock.now(), source=MessageEvent.Source.GATEWAY,
+                      reason="not_called")  # fmt: skip
             outcomes[message.pk] = "retry"
-            continue
-        try:
-            sent = gateway.send(_outgoing(message, now=now, valid_until=valid_until))
-        except GatewayError as exc:
-            done_at = clock.now()
-            outcomes[message.pk] = _send_failed(message, exc, at=done_at, gateway=gateway.name)
-            continue
-        answers[message.pk] = (message, sent, clock.now())
-        if time.monotonic() - flushed >= FLUSH_SECONDS:
-            outcomes.update(_record(answers, gateway.name))
-            answers, flushed = {}, time.monotonic()
-    outcomes.update(_record(answers, gateway.name))
     return outcomes
+
+
+def _put_back(
+    message_id: int, claimed: dict[int, int], *, at: datetime, source: str, reason: str, **fields
+) -> None:
+    """sending → queued for a claimed row never handed to the gateway; guarded by the
+    claim's attempt number (a row settle moved, and maybe another worker claimed since,
+    is left alone)."""
+    _advance(
+        message_id,
+        Status.QUEUED,
+        (Status.SENDING,),
+        at=at,
+        source=source,
+        reason=reason,
+        guard={"attempts": claimed[message_id]},
+        valid_until=None,
+        **fields,
+    )
 
 
 def _outgoing(message: OutgoingMessage, *, now: datetime, valid_until: datetime) -> Outgoing:

@@ -3,6 +3,7 @@ the provider certainly does not have them, or handed to a human; never sent twic
 
 from datetime import timedelta
 
+import pytest
 from django.db.models import F
 
 from notifications import moves
@@ -122,3 +123,15 @@ def test_a_stalled_sender_past_its_lease_does_not_call(replay, recording_gateway
     row = OutgoingMessage.objects.get(case__client__code="C1")
     assert (row.status, row.attempts) == ("queued", 1)
     assert history(row)[-1] == ("gateway", "sending", "queued", "lease_passed")
+
+
+def test_an_unexpected_error_mid_chunk_leaves_only_the_failing_call_in_flight(
+    replay, recording_gateway
+):
+    recording_gateway.fail_with = RuntimeError("a bug in a gateway")
+    with pytest.raises(RuntimeError):
+        dispatch(at=replay.at(1, 10))
+    first, second = OutgoingMessage.objects.order_by("id")
+    assert first.status == "sending"  # its call raised: settle will ask
+    assert (second.status, second.attempts) == ("queued", 1)  # never handed over
+    assert history(second)[-1] == ("gateway", "sending", "queued", "not_called")
