@@ -173,19 +173,21 @@ def outbox_fill(*, at: datetime) -> int:
         .select_related("case__client__agency", "case__officer")
         .order_by("id")
     )
+    # The ids first, in one query, then the actions a chunk at a time by id: a large
+    # day does not rescan, at every chunk, the actions it already queued.
+    ids = list(actions.values_list("id", flat=True))
     created = 0
-    while True:
-        batch = list(actions[:CHUNK])
+    for start in range(0, len(ids), CHUNK):
+        batch = list(actions.filter(pk__in=ids[start : start + CHUNK]))
         templates = templating.templates_by_name(a.template for a in batch)
         chunk = [_new_message(a, at, templates) for a in batch]
         if not chunk:
-            return created
+            continue
         before = OutgoingMessage.objects.filter(action__in=[m.action for m in chunk]).count()
         OutgoingMessage.objects.bulk_create(chunk, ignore_conflicts=True)
         after = OutgoingMessage.objects.filter(action__in=[m.action for m in chunk]).count()
         created += after - before
-        if len(chunk) < CHUNK:
-            return created
+    return created
 
 
 def _advance(
