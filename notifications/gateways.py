@@ -193,7 +193,8 @@ class TwilioSmsGateway:
         if "body" not in params:
             return None  # an approved template: Twilio keeps its text, not ours
         try:
-            page = self.client.messages.page(to=params["to"], page_size=TWILIO_FIND_PAGE)
+            sender = {"from_": params["from_"]} if "from_" in params else {}
+            page = self.client.messages.page(to=params["to"], page_size=TWILIO_FIND_PAGE, **sender)
             records = list(page)
         except (TwilioRestException, requests.RequestException):
             return None

@@ -12,10 +12,16 @@ Exactly once, by construction (pretix's `OutgoingMail`, healthchecks' `sendalert
 - A row comes back to `queued` only when the provider certainly did not take it (the
   connection was never made, the provider answered 429/5xx, or its validity passed
   before the call). When the answer is lost (a read timeout, a killed worker), the
-  row stays `sending` and the provider's status callback, which names the row, moves
-  it on: never sent twice.
+  row stays `sending`: the provider's status callback, which names the row, moves it
+  on, and when none comes `settle.py` asks the provider (found: recorded; certainly
+  absent: queued again; nobody can tell: failed for a human). Never sent twice.
 - Every status moves only forward (`queued < sending < sent < final`), by a
   conditional UPDATE, so repeated or out-of-order callbacks leave one final status.
+- Dispatch works in chunks (`DISPATCH_CHUNK`): one gate for the chunk
+  (`gate.messages_gate`), one claim, the gateway calls one by one, and the answers
+  recorded together (`moves.py`), so a message costs a fraction of a statement of
+  bookkeeping. Before a claim, each channel's send rate (`throttle.py`) gives the
+  tokens: a message without one is never claimed.
 """
 
 from __future__ import annotations
