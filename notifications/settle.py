@@ -68,6 +68,9 @@ Status = OutgoingMessage.Status
 # Clocks differ between us and the provider (and Twilio keeps whole seconds).
 SKEW = timedelta(seconds=60)
 LOST_IN_FLIGHT = "lost_in_flight"
+# Rows settled per run (each may cost a call to the provider): after an outage the
+# rest wait for the next run, a few minutes, rather than hold up a dispatch.
+SETTLE_BATCH = 500
 
 
 def settle_after() -> float:
@@ -80,9 +83,10 @@ def settle_lease() -> float:
 
 
 def outbox_settle(*, at: datetime) -> Counter:
-    """Settle every row in flight for longer than `SETTLE_AFTER` with no provider id.
-    Returns how many were found at the provider (`settled_sent`), sent again
-    (`settled_requeued`), or handed to a human (`lost_in_flight`, `not_sent`)."""
+    """Settle the rows in flight for longer than `SETTLE_AFTER` with no provider id, at
+    most `SETTLE_BATCH` a run. Returns how many were found at the provider
+    (`settled_sent`), sent again (`settled_requeued`), or handed to a human
+    (`lost_in_flight`, `not_sent`)."""
     cutoff = ExpressionWrapper(
         Now() - timedelta(seconds=settle_after()), output_field=DateTimeField()
     )
@@ -92,7 +96,7 @@ def outbox_settle(*, at: datetime) -> Counter:
         .order_by("id")
     )
     counts: Counter = Counter()
-    for message in stuck.iterator(chunk_size=200):
+    for message in list(stuck[:SETTLE_BATCH]):
         counts[message_settle(message=message, at=at)] += 1
     return counts
 

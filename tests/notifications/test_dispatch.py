@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from collections_field.engine.lights import compute_lights
 from collections_field.engine.sql import LIMA
-from collections_field.models import PlannedAction
+from collections_field.models import LightSummary, PlannedAction
 from notifications.models import OutgoingMessage
 from notifications.services import Clock, dispatch, outbox_fill
 from notifications.tasks import message_send_task
@@ -133,6 +134,22 @@ def test_the_console_gateway_delivers_and_the_action_is_done(replay, settings, t
     assert len(spool.read_text().splitlines()) == 2
     call_command("dispatch", "--at", "2026-11-02T10:00")
     assert len(spool.read_text().splitlines()) == 2
+
+
+def test_delivered_messages_move_the_day_lights_as_a_recount_would(replay, settings):
+    """The delivered chunk's actions are done together (`actions_mark_done`): the
+    summary the pages read moves exactly as drawing it again would."""
+    settings.SEMAFORO_DISPATCH = {
+        **settings.SEMAFORO_DISPATCH,
+        "GATEWAYS": {"default": "notifications.gateways.ConsoleGateway"},
+    }
+    assert dispatch(at=replay.at(1, 10)).counts["delivered"] == 2
+    columns = ("level", "key", "green", "amber", "red_pending", "red_late")
+    summary = LightSummary.objects.filter(business_date=replay.day(1))
+    moved = sorted(summary.values_list(*columns))
+    compute_lights(business_date=replay.day(1))
+    assert moved == sorted(summary.values_list(*columns))
+    assert {level: green for level, _k, green, *_ in moved}["company"] == 2
 
 
 class JumpingClock(Clock):
