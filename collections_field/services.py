@@ -21,7 +21,11 @@ from django.utils.translation import gettext as _
 
 from collections_field.engine.cycle import cycle_run
 from collections_field.engine.figures import figures_result_recorded
-from collections_field.engine.plan import action_mark_done, plan_result_recorded
+from collections_field.engine.plan import (
+    action_mark_done,
+    actions_mark_done,
+    plan_result_recorded,
+)
 from collections_field.engine.sql import LIMA
 from collections_field.exceptions import InvalidInput, NotFound, PermissionDenied
 from collections_field.models import Campaign, CampaignClient, Case, CaseHistory, FieldResult
@@ -39,6 +43,7 @@ from strategy.selectors import active_strategy
 
 __all__ = [
     "action_mark_done",
+    "actions_mark_done",
     "campaign_create",
     "case_override",
     "cycle_run",

@@ -41,7 +41,8 @@ class MessageSerializer(serializers.Serializer):
     gate_reason = serializers.CharField(
         allow_blank=True,
         help_text="quiet_hours, weekend, holiday, paid, cured, opt_out, contact_cap, "
-        "no_address, action_closed, window_passed, court_wording, whatsapp_window",
+        "no_address, action_closed, window_passed, court_wording, whatsapp_window, "
+        "throttled (the channel's send rate: it goes with the next dispatch)",
     )
     window_from = serializers.DateField(source="due_on")
     window_to = serializers.DateField(source="last_day")

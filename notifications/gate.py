@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from collections_field.engine.sql import LIMA
@@ -108,52 +108,98 @@ def cap_settings() -> tuple[int, int]:
 def message_gate(message, at: datetime) -> Decision:
     """The whole gate for one message at one instant (`message` is an OutgoingMessage
     with its case, client and action loaded)."""
+    return messages_gate([message], at)[message.pk]
+
+
+def messages_gate(messages: list, at: datetime) -> dict[int, Decision]:
+    """The gate for many messages at one instant, with a fixed number of queries
+    whatever their number. In the order given: a message allowed counts as a contact
+    of its case for the ones after it (so a batch never goes over the cap)."""
+    if not messages:
+        return {}
     day = lima_day(at)
-    case = message.case
-    client = case.client
-    if message.action.status != PlannedAction.Status.QUEUED:
-        return Decision(BLOCKED, "action_closed")
-    if message.last_day < day:
-        return Decision(EXPIRED, "window_passed")
-    if case.status == CaseStatus.CLOSED:
-        return Decision(BLOCKED, "cured")
-    if clients_paid([client.pk], at):
-        return Decision(BLOCKED, "paid")
-    if clients_opted_out([client.pk], message.channel):
-        return Decision(BLOCKED, "opt_out")
-    if not message.address:
-        return Decision(BLOCKED, "no_address")
-    # msgs: a template saved before its words joined the court-wording list.
-    if court_words_in(f"{message.subject}\n{message.text}"):
-        return Decision(BLOCKED, "court_wording")
     timing = time_gate(at)
-    if timing.verdict:
-        return timing
+    client_ids = list({m.case.client_id for m in messages})
+    paid = clients_paid(client_ids, at)
+    opted_out: dict[str, set[int]] = {}
+    for channel in {m.channel for m in messages}:
+        ids = [m.case.client_id for m in messages if m.channel == channel]
+        opted_out[channel] = clients_opted_out(ids, channel)
     cap, days = cap_settings()
     since = at - timedelta(days=days)
-    contacts = (
-        type(message)
-        .objects.filter(case_id=case.pk, sent_at__gt=since, sent_at__lte=at)
-        .exclude(pk=message.pk)
-        .count()
-    )
-    if contacts < cap:
-        contacts += FieldResult.objects.filter(
-            client_id=client.pk,
+    contacts = _contacts(messages, since, at)
+    decisions: dict[int, Decision] = {}
+    for message in messages:
+        case = message.case
+        client_id = case.client_id
+        if message.action.status != PlannedAction.Status.QUEUED:
+            decision = Decision(BLOCKED, "action_closed")
+        elif message.last_day < day:
+            decision = Decision(EXPIRED, "window_passed")
+        elif case.status == CaseStatus.CLOSED:
+            decision = Decision(BLOCKED, "cured")
+        elif client_id in paid:
+            decision = Decision(BLOCKED, "paid")
+        elif client_id in opted_out[message.channel]:
+            decision = Decision(BLOCKED, "opt_out")
+        elif not message.address:
+            decision = Decision(BLOCKED, "no_address")
+        # msgs: a template saved before its words joined the court-wording list.
+        elif court_words_in(f"{message.subject}\n{message.text}"):
+            decision = Decision(BLOCKED, "court_wording")
+        elif timing.verdict:
+            decision = timing
+        elif contacts.count(message) >= cap:
+            decision = Decision(POSTPONED, "contact_cap")
+        # msgs: WhatsApp outside the 24-hour window takes only an approved template.
+        elif (
+            message.channel == "whatsapp"
+            and not message.content_sid
+            and not whatsapp_session_open(client_id=client_id, phone=message.address, at=at)
+        ):
+            decision = Decision(POSTPONED, "whatsapp_window")
+        else:
+            decision = ALLOWED
+            contacts.add(message)
+        decisions[message.pk] = decision
+    return decisions
+
+
+class _Contacts:
+    """Contacts per case in the cap's window: messages handed to a provider (but the
+    one being decided) and registered visits and calls of the case's client."""
+
+    def __init__(self, sent: dict[int, set[int]], visits: dict[int, int]):
+        self.sent, self.visits = sent, visits
+
+    def count(self, message) -> int:
+        sent = self.sent.get(message.case_id, set())
+        return len(sent - {message.pk}) + self.visits.get(message.case.client_id, 0)
+
+    def add(self, message) -> None:
+        self.sent.setdefault(message.case_id, set()).add(message.pk)
+
+
+def _contacts(messages: list, since: datetime, at: datetime) -> _Contacts:
+    model = type(messages[0])
+    sent: dict[int, set[int]] = {}
+    rows = model.objects.filter(
+        case_id__in={m.case_id for m in messages}, sent_at__gt=since, sent_at__lte=at
+    ).values_list("case_id", "pk")
+    for case_id, pk in rows:
+        sent.setdefault(case_id, set()).add(pk)
+    visits = dict(
+        FieldResult.objects.filter(
+            client_id__in={m.case.client_id for m in messages},
             channel__in=[FieldResult.ChannelKind.VISIT, FieldResult.ChannelKind.CALL],
             occurred_at__gt=since,
             occurred_at__lte=at,
-        ).count()
-    if contacts >= cap:
-        return Decision(POSTPONED, "contact_cap")
-    # msgs: WhatsApp outside the 24-hour window takes only an approved template.
-    if (
-        message.channel == "whatsapp"
-        and not message.content_sid
-        and not whatsapp_session_open(client_id=client.pk, phone=message.address, at=at)
-    ):
-        return Decision(POSTPONED, "whatsapp_window")
-    return ALLOWED
+        )
+        .values("client_id")
+        .annotate(n=Count("id"))
+        .values_list("client_id", "n")
+    )
+    return _Contacts(sent, visits)
 
 
 # --- msgs: the checks that letters share with messages, for many clients at once ----

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +53,23 @@ class Sent:
     status: str  # "sent" (the provider took it) or "delivered" (it is already there)
 
 
+@dataclass(frozen=True)
+class ProviderMessage:
+    """A message the provider holds that may be one of ours (settle's question)."""
+
+    provider_id: str
+    status: str  # in the provider's words (Twilio: queued, sent, delivered, failed, …)
+    created: datetime | None
+
+
+def plain_text(text: str) -> str:
+    """A text reduced to its letters and digits, accents and case aside: what a
+    provider keeps of our text compares equal even if it swapped a quote or a dash
+    (Twilio's smart encoding) or trimmed a space."""
+    folded = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", folded.lower())
+
+
 class GatewayError(Exception):
     def __init__(
         self, code: str, *, retry: bool, unsubscribed: bool = False, uncertain: bool = False
@@ -63,6 +82,12 @@ class GatewayError(Exception):
 
 
 class Gateway(Protocol):
+    """`send` is the whole contract. A gateway may also say which sender it sends from
+    (`sender_key`: the send rate is per channel and sender) and look a message up at
+    the provider (`find`, for settle: the provider's messages that may be this one, or
+    None when it cannot tell); without `find`, a message lost in flight goes to a
+    human."""
+
     name: str
 
     def send(self, message: Outgoing) -> Sent: ...
@@ -74,6 +99,7 @@ class ConsoleGateway:
     the full message to that file, one JSON line each, like a mail spool."""
 
     name = "console"
+    sender_key = "console"
 
     def send(self, message: Outgoing) -> Sent:
         path = settings.SEMAFORO_DISPATCH.get("CONSOLE_FILE")
@@ -121,6 +147,9 @@ def twilio_http_client(base_url: str | None, timeout: float):
 TWILIO_UNSUBSCRIBED = {21610}
 # Twilio's longest ValidityPeriod, in seconds.
 TWILIO_MAX_VALIDITY = 36000
+# Settle reads one page of the messages to a number; a number with more than this
+# (the list goes on) is not searched: the answer could be on the next page.
+TWILIO_FIND_PAGE = 1000
 
 
 class TwilioGateway:
@@ -142,6 +171,11 @@ class TwilioGateway:
             conf["AUTH_TOKEN"],
             http_client=twilio_http_client(conf.get("API_BASE_URL"), float(conf["TIMEOUT"])),
         )
+
+    @property
+    def sender_key(self) -> str:
+        """Whose send rate a message spends (notifications/throttle.py)."""
+        return self.sender
 
     def send(self, message: Outgoing) -> Sent:
         return self.create(self.params(message))
@@ -192,8 +226,54 @@ class TwilioSmsGateway(TwilioGateway):
             settings.SEMAFORO_DISPATCH["TWILIO"].get("MESSAGING_SERVICE_SID") or ""
         )
 
+    @property
+    def sender_key(self) -> str:
+        return self.messaging_service or self.sender
+
     def resource(self):
         return self.client.messages
+
+    def find(
+        self, message: Outgoing, *, since: datetime, until: datetime
+    ) -> list[ProviderMessage] | None:
+        """The messages Twilio holds that may be this one: to its number, from our
+        sender, created between `since` and `until`, with its text. Twilio takes no key
+        of ours and its list filters only by number and date, so the text is the mark;
+        two of our messages with the same text to the same number are interchangeable
+        (settle gives each provider message to one row only). None when Twilio cannot
+        tell: it did not answer, or the number has more messages than one page."""
+        import requests
+        from twilio.base.exceptions import TwilioRestException
+
+        try:
+            params = self.params(message)
+        except GatewayError:
+            return None
+        if "body" not in params:
+            return None  # an approved template: Twilio keeps its text, not ours
+        try:
+            sender = {"from_": params["from_"]} if "from_" in params else {}
+            page = self.client.messages.page(to=params["to"], page_size=TWILIO_FIND_PAGE, **sender)
+            records = list(page)
+        except (TwilioRestException, requests.RequestException):
+            return None
+        if page.next_page_url:
+            return None
+        wanted = plain_text(params["body"])
+        found = []
+        for record in records:
+            if "from_" in params and record.from_ != params["from_"]:
+                continue
+            if "messaging_service_sid" in params and (
+                record.messaging_service_sid != params["messaging_service_sid"]
+            ):
+                continue
+            created = record.date_created
+            if created is None or not since <= created <= until:
+                continue
+            if plain_text(record.body or "") == wanted:
+                found.append(ProviderMessage(record.sid, str(record.status or ""), created))
+        return found
 
     def params(self, message: Outgoing) -> dict:
         seconds = math.floor((message.valid_until - message.at).total_seconds())
@@ -240,6 +320,16 @@ class TwilioWhatsAppGateway(TwilioSmsGateway):
     def __init__(self) -> None:
         super().__init__()
         self.sender = settings.SEMAFORO_DISPATCH["TWILIO"].get("WHATSAPP_FROM") or self.sender
+
+    def find(
+        self, message: Outgoing, *, since: datetime, until: datetime
+    ) -> list[ProviderMessage] | None:
+        # With an approved template the text went as free text or as the template
+        # (it depends on the window then), and Twilio keeps the template's words: no
+        # mark to look for.
+        if message.content_sid:
+            return None
+        return super().find(replace(message, session_open=True), since=since, until=until)
 
     def params(self, message: Outgoing) -> dict:
         if not message.session_open and not message.content_sid:
@@ -316,6 +406,10 @@ class EmailGateway:
     an address the server refuses fails."""
 
     name = "email"
+
+    @property
+    def sender_key(self) -> str:
+        return settings.DEFAULT_FROM_EMAIL
 
     def send(self, message: Outgoing) -> Sent:
         import smtplib

@@ -73,6 +73,9 @@ class OutgoingMessage(models.Model):
     error = models.CharField(_("error"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"))
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    # When the row was last claimed, by the database's clock (`claimed_at` is the
+    # dispatch's instant, which a replay sets): settle finds rows stuck in flight by it.
+    in_flight_since = models.DateTimeField(_("in flight since"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     final_at = models.DateTimeField(_("final status at"), null=True, blank=True)
 
@@ -102,6 +105,12 @@ class OutgoingMessage(models.Model):
                 condition=models.Q(final_at__isnull=False),
                 name="message_final",
             ),
+            # Settle: the few rows in flight, by age.
+            models.Index(
+                fields=["in_flight_since"],
+                condition=models.Q(status="sending"),
+                name="message_in_flight",
+            ),
         ]
         verbose_name = _("outgoing message")
         verbose_name_plural = _("outgoing messages")
@@ -118,6 +127,7 @@ class MessageEvent(models.Model):
         GATE = "gate", _("Legal gate")
         GATEWAY = "gateway", _("Gateway")
         CALLBACK = "callback", _("Provider callback")
+        SETTLE = "settle", _("Settled after a lost answer")
 
     message = models.ForeignKey(OutgoingMessage, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(_("at"))

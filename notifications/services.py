@@ -12,45 +12,53 @@ Exactly once, by construction (pretix's `OutgoingMail`, healthchecks' `sendalert
 - A row comes back to `queued` only when the provider certainly did not take it (the
   connection was never made, the provider answered 429/5xx, or its validity passed
   before the call). When the answer is lost (a read timeout, a killed worker), the
-  row stays `sending` and the provider's status callback, which names the row, moves
-  it on: never sent twice.
+  row stays `sending`: the provider's status callback, which names the row, moves it
+  on, and when none comes `settle.py` asks the provider (found: recorded; certainly
+  absent: queued again; nobody can tell: failed for a human). Never sent twice.
 - Every status moves only forward (`queued < sending < sent < final`), by a
   conditional UPDATE, so repeated or out-of-order callbacks leave one final status.
+- Dispatch works in chunks (`DISPATCH_CHUNK`): one gate for the chunk
+  (`gate.messages_gate`), one claim, the gateway calls one by one, and the answers
+  recorded together (`moves.py`), so a message costs a fraction of a statement of
+  bookkeeping. Before a claim, each channel's send rate (`throttle.py`) gives the
+  tokens: a message without one is never claimed.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from collections_field.engine.plan import AUTOMATIC_CHANNELS
 from collections_field.models import PlannedAction
-from collections_field.services import action_mark_done
-from notifications import templating
+from collections_field.services import action_mark_done, actions_mark_done
+from notifications import moves, templating
 from notifications.gate import (
     BLOCKED,
     EXPIRED,
     POSTPONED,
-    Decision,
     closing_time,
     lima_day,
-    message_gate,
+    messages_gate,
     time_gate,
 )
-from notifications.gateways import GatewayError, Outgoing, gateway_for
+from notifications.gateways import GatewayError, Outgoing, Sent, gateway_for
 from notifications.models import InboundMessage, MessageEvent, OutgoingMessage
+from notifications.settle import settle_lease
+from notifications.throttle import throttle_take
 from notifications.whatsapp import whatsapp_session_open
 from portfolio.models import Client
 from portfolio.services import channel_opt_out
@@ -65,6 +73,12 @@ FINAL = (Status.DELIVERED, Status.FAILED, Status.EXPIRED, Status.BLOCKED)
 OUTBOX_CHANNELS = tuple(c for c in AUTOMATIC_CHANNELS if c != "letter")
 PHONE_CHANNELS = ("sms", "whatsapp", "ivr")
 CHUNK = 1000
+# Dispatch gates, claims and sends this many messages at a time: a chunk's gate is
+# taken at its start, so it stays short (a few seconds through a slow provider).
+DISPATCH_CHUNK = 200
+# Answers are recorded at least this often (seconds) while a chunk is being sent.
+FLUSH_SECONDS = 0.5
+THROTTLED = "throttled"
 
 
 # --- Rendering -----------------------------------------------------------------------
@@ -165,19 +179,21 @@ def outbox_fill(*, at: datetime) -> int:
         .select_related("case__client__agency", "case__officer")
         .order_by("id")
     )
+    # The ids first, in one query, then the actions a chunk at a time by id: a large
+    # day does not rescan, at every chunk, the actions it already queued.
+    ids = list(actions.values_list("id", flat=True))
     created = 0
-    while True:
-        batch = list(actions[:CHUNK])
+    for start in range(0, len(ids), CHUNK):
+        batch = list(actions.filter(pk__in=ids[start : start + CHUNK]))
         templates = templating.templates_by_name(a.template for a in batch)
         chunk = [_new_message(a, at, templates) for a in batch]
         if not chunk:
-            return created
+            continue
         before = OutgoingMessage.objects.filter(action__in=[m.action for m in chunk]).count()
         OutgoingMessage.objects.bulk_create(chunk, ignore_conflicts=True)
         after = OutgoingMessage.objects.filter(action__in=[m.action for m in chunk]).count()
         created += after - before
-        if len(chunk) < CHUNK:
-            return created
+    return created
 
 
 def _advance(
@@ -189,11 +205,14 @@ def _advance(
     source: str,
     reason: str = "",
     detail: str = "",
+    guard: dict | None = None,
     **fields,
 ) -> str | None:
     """Move a row to `to` only from one of `allowed_from`, by a conditional UPDATE on
-    the status read just before (so the log names the real previous status). Returns
-    that previous status, or None when the row was not (or no longer) movable."""
+    the status read just before (so the log names the real previous status), and on
+    `guard` (more lookups the row must still match, e.g. its attempt number: a row
+    claimed again since it was read is not the same flight). Returns that previous
+    status, or None when the row was not (or no longer) movable."""
     for _attempt in range(3):
         current = (
             OutgoingMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
@@ -201,9 +220,9 @@ def _advance(
         if current not in allowed_from:
             return None
         with transaction.atomic():
-            moved = OutgoingMessage.objects.filter(pk=message_id, status=current).update(
-                status=to, **fields
-            )
+            moved = OutgoingMessage.objects.filter(
+                pk=message_id, status=current, **(guard or {})
+            ).update(status=to, **fields)
             if moved:
                 MessageEvent.objects.create(
                     message_id=message_id,
@@ -217,25 +236,6 @@ def _advance(
                 )
                 return current
     return None
-
-
-def _note_postponed(message: OutgoingMessage, decision: Decision, at: datetime) -> None:
-    """A postponement is stored when it is news (a new reason), not at every run."""
-    if (message.gate, message.gate_reason) == (Gate.POSTPONED, decision.reason):
-        return
-    with transaction.atomic():
-        if OutgoingMessage.objects.filter(pk=message.pk, status=Status.QUEUED).update(
-            gate=Gate.POSTPONED, gate_reason=decision.reason
-        ):
-            MessageEvent.objects.create(
-                message_id=message.pk,
-                at=at,
-                source=MessageEvent.Source.GATE,
-                from_status=Status.QUEUED,
-                to_status=Status.QUEUED,
-                gate=Gate.POSTPONED,
-                reason=decision.reason,
-            )
 
 
 class Clock:
@@ -265,92 +265,176 @@ class DispatchResult:
 
 
 def dispatch(*, at: datetime, clock: Clock | None = None) -> DispatchResult:
-    """`dispatch [--at DATETIME]`: queue the due automatic actions and send every queued
-    message that is due and allowed at that instant. The same instant twice sends
-    nothing more (every row sent is in flight or final)."""
+    """`dispatch [--at DATETIME]`: settle the rows stuck in flight, queue the due
+    automatic actions and send every queued message that is due and allowed at that
+    instant. The same instant twice sends nothing more (every row sent is in flight or
+    final). Chunk by chunk: each is gated, claimed, sent and recorded in a fixed number
+    of statements (`notifications/moves.py`)."""
+    from notifications.settle import outbox_settle
+
     clock = clock or Clock(at)
     result = DispatchResult(at=at)
+    result.counts.update(outbox_settle(at=at))
     result.counts["queued"] = outbox_fill(at=at)
     due = OutgoingMessage.objects.filter(status=Status.QUEUED, due_on__lte=lima_day(at))
     timing = time_gate(at)
     if timing.verdict:
         # Nothing may go now: one decision for the whole batch, stored where it is news.
-        for message in due.exclude(gate=Gate.POSTPONED, gate_reason=timing.reason).iterator():
-            _note_postponed(message, timing, at)
+        waiting = due.exclude(gate=Gate.POSTPONED, gate_reason=timing.reason)
+        while batch := list(waiting.order_by("id")[:DISPATCH_CHUNK]):
+            moves.postpone_many(batch, reason=timing.reason, at=at)
         result.counts[POSTPONED] = due.count()
         return result
-    for message_id in list(due.order_by("id").values_list("id", flat=True)):
-        result.counts[message_dispatch(message_id=message_id, at=clock.now(), clock=clock)] += 1
+    # A channel whose send rate ran dry is left for the next run (its rows untouched).
+    dry: set[str] = set()
+    rows = list(due.order_by("id").values_list("id", "channel"))
+    for start in range(0, len(rows), DISPATCH_CHUNK):
+        chunk = rows[start : start + DISPATCH_CHUNK]
+        ids = [pk for pk, channel in chunk if channel not in dry]
+        outcomes = messages_dispatch(message_ids=ids, at=clock.now(), clock=clock)
+        for pk, channel in chunk:
+            outcome = outcomes.get(pk, THROTTLED)
+            result.counts[outcome] += 1
+            if outcome == THROTTLED:
+                dry.add(channel)
     return result
 
 
 def message_dispatch(*, message_id: int, at: datetime, clock: Clock | None = None) -> str:
-    """Gate, claim and send one message. Returns what happened: `sent`, `delivered`,
-    `postponed`, `blocked`, `expired`, `retry`, `failed`, `uncertain`, or `skipped`
-    (already in flight or final: a duplicate task, an overlapping run)."""
-    message = (
+    """Gate, claim and send one message (a task's). Returns what happened: `sent`,
+    `delivered`, `postponed`, `throttled`, `blocked`, `expired`, `retry`, `failed`,
+    `uncertain`, or `skipped` (already in flight or final: a duplicate task, an
+    overlapping run)."""
+    return messages_dispatch(message_ids=[message_id], at=at, clock=clock)[message_id]
+
+
+def messages_dispatch(
+    *, message_ids: list[int], at: datetime, clock: Clock | None = None
+) -> dict[int, str]:
+    """Gate, claim and send these messages, in id order; what happened to each."""
+    clock = clock or Clock(at)
+    outcomes = dict.fromkeys(message_ids, "skipped")
+    messages = list(
         OutgoingMessage.objects.select_related("case__client", "action")
-        .filter(pk=message_id)
-        .first()
+        .filter(pk__in=message_ids, status=Status.QUEUED)
+        .order_by("id")
     )
-    if message is None or message.status != Status.QUEUED:
-        return "skipped"
-    decision = message_gate(message, at)
-    if decision.verdict == POSTPONED:
-        _note_postponed(message, decision, at)
-        return POSTPONED
-    if decision.verdict in (BLOCKED, EXPIRED):
-        to = Status.BLOCKED if decision.verdict == BLOCKED else Status.EXPIRED
-        moved = _advance(
-            message.pk,
-            to,
-            (Status.QUEUED,),
-            at=at,
-            source=MessageEvent.Source.GATE,
-            reason=decision.reason,
-            gate=Gate.BLOCKED,
-            gate_reason=decision.reason,
-            final_at=at,
-        )
-        return decision.verdict if moved else "skipped"
+    decisions = messages_gate(messages, at)
+    postponed: dict[str, list[OutgoingMessage]] = {}
+    refused: dict[tuple[str, str], list[int]] = {}
+    allowed: dict[str, list[OutgoingMessage]] = {}
+    for message in messages:
+        decision = decisions[message.pk]
+        if decision.verdict == POSTPONED:
+            postponed.setdefault(decision.reason, []).append(message)
+            outcomes[message.pk] = POSTPONED
+        elif decision.verdict in (BLOCKED, EXPIRED):
+            refused.setdefault((decision.verdict, decision.reason), []).append(message.pk)
+        else:
+            allowed.setdefault(message.channel, []).append(message)
+    for reason, waiting in postponed.items():
+        moves.postpone_many(waiting, reason=reason, at=at)
+    for (verdict, reason), ids in refused.items():
+        to = Status.BLOCKED if verdict == BLOCKED else Status.EXPIRED
+        for pk in moves.refuse_many(ids, to=to, reason=reason, at=at):
+            outcomes[pk] = verdict
+    for channel, waiting in allowed.items():
+        gateway = gateway_for(channel)
+        sender = getattr(gateway, "sender_key", "") or gateway.name
+        while waiting:
+            # The send rate, before the claim: a message without a token is never
+            # claimed, so nothing is undone and no attempt is spent; it stays queued
+            # (noted `throttled`) for the next dispatch. Waiting a short, bounded time
+            # for a token keeps a batch flowing at the rate; waiting longer would hold
+            # a worker (and a live run's clock) for nothing.
+            tokens = throttle_take(channel=channel, sender=sender, wanted=len(waiting))
+            if not tokens:
+                moves.postpone_many(waiting, reason=THROTTLED, at=at)
+                outcomes.update(dict.fromkeys((m.pk for m in waiting), THROTTLED))
+                break
+            outcomes.update(_claim_and_send(waiting[:tokens], gateway, at=at, clock=clock))
+            waiting = waiting[tokens:]
+    return outcomes
+
+
+def _claim_and_send(
+    messages: list[OutgoingMessage], gateway, *, at: datetime, clock: Clock
+) -> dict[int, str]:
+    """Claim the messages (queued → sending, one statement), hand each claimed one to
+    the gateway, and record the answers in bulk (every `FLUSH_SECONDS` at the latest,
+    so a crash leaves few answers unrecorded for settle to find)."""
     valid_until = closing_time(lima_day(at))
-    claimed = _advance(
-        message.pk,
-        Status.SENDING,
-        (Status.QUEUED,),
+    claimed_from = time.monotonic()  # before the claim: the lease is never longer
+    claimed = moves.claim_many([m.pk for m in messages], at=at, valid_until=valid_until)
+    # Another worker claimed the others first.
+    outcomes = {m.pk: "skipped" for m in messages if m.pk not in claimed}
+    waiting = deque(m for m in messages if m.pk in claimed)
+    answers: dict[int, tuple[OutgoingMessage, Sent, datetime]] = {}
+    flushed = time.monotonic()
+    lease = settle_lease()
+    try:
+        while waiting:
+            message = waiting.popleft()
+            now = clock.now()
+            if now >= valid_until:
+                # 20:00 came between the claim and the call: nothing was sent, it waits.
+                _put_back(
+                    message.pk, claimed, at=now, source=MessageEvent.Source.GATE,
+                    reason="quiet_hours", gate=Gate.POSTPONED, gate_reason="quiet_hours",
+                )  # fmt: skip
+                outcomes[message.pk] = POSTPONED
+                continue
+            if time.monotonic() - claimed_from > lease:
+                # Too long since the claim (a stalled process): settle may be deciding
+                # this row already (its grace is longer than the lease), so it is not
+                # sent now but put back, unless settle moved it first.
+                _put_back(message.pk, claimed, at=now, source=MessageEvent.Source.GATEWAY,
+                          reason="lease_passed")  # fmt: skip
+                outcomes[message.pk] = "retry"
+                continue
+            try:
+                sent = gateway.send(_outgoing(message, now=now, valid_until=valid_until))
+            except GatewayError as exc:
+                done_at = clock.now()
+                outcomes[message.pk] = _send_failed(message, exc, at=done_at, gateway=gateway.name)
+                continue
+            answers[message.pk] = (message, sent, clock.now())
+            if time.monotonic() - flushed >= FLUSH_SECONDS:
+                outcomes.update(_record(answers, gateway.name))
+                answers, flushed = {}, time.monotonic()
+    finally:
+        # Even on an unexpected error: the answers received are recorded, and the rows
+        # claimed but never handed to the gateway go back (they were certainly not
+        # sent). The one whose call raised stays in flight: settle asks the provider.
+        outcomes.update(_record(answers, gateway.name))
+        for message in waiting:
+            _put_back(message.pk, claimed, at=clock.now(), source=MessageEvent.Source.GATEWAY,
+                      reason="not_called")  # fmt: skip
+            outcomes[message.pk] = "retry"
+    return outcomes
+
+
+def _put_back(
+    message_id: int, claimed: dict[int, int], *, at: datetime, source: str, reason: str, **fields
+) -> None:
+    """sending → queued for a claimed row never handed to the gateway; guarded by the
+    claim's attempt number (a row settle moved, and maybe another worker claimed since,
+    is left alone)."""
+    _advance(
+        message_id,
+        Status.QUEUED,
+        (Status.SENDING,),
         at=at,
-        source=MessageEvent.Source.GATE,
-        gate=Gate.SENT,
-        gate_reason="",
-        valid_until=valid_until,
-        claimed_at=at,
-        attempts=F("attempts") + 1,
+        source=source,
+        reason=reason,
+        guard={"attempts": claimed[message_id]},
+        valid_until=None,
+        **fields,
     )
-    if not claimed:
-        return "skipped"
-    return _send(message, at=at, valid_until=valid_until, clock=clock)
 
 
-def _send(
-    message: OutgoingMessage, *, at: datetime, valid_until: datetime, clock: Clock | None
-) -> str:
-    now = clock.now() if clock else at
-    if now >= valid_until:
-        # 20:00 came between the claim and the call: nothing was sent, it waits.
-        _advance(
-            message.pk,
-            Status.QUEUED,
-            (Status.SENDING,),
-            at=now,
-            source=MessageEvent.Source.GATE,
-            reason="quiet_hours",
-            gate=Gate.POSTPONED,
-            gate_reason="quiet_hours",
-            valid_until=None,
-        )
-        return POSTPONED
-    gateway = gateway_for(message.channel)
-    outgoing = Outgoing(
+def _outgoing(message: OutgoingMessage, *, now: datetime, valid_until: datetime) -> Outgoing:
+    return Outgoing(
         id=message.pk,
         channel=message.channel,
         to=message.address,
@@ -368,23 +452,32 @@ def _send(
         or whatsapp_session_open(client_id=message.case.client_id, phone=message.address, at=now),
         voice_url=public_url("twilio-voice", message.pk) if message.channel == "ivr" else "",
     )
-    try:
-        sent = gateway.send(outgoing)
-    except GatewayError as exc:
-        return _send_failed(message, exc, at=clock.now() if clock else at, gateway=gateway.name)
-    done_at = clock.now() if clock else at
-    # The provider id first: a status callback may already be moving the row on.
-    OutgoingMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(
-        provider=gateway.name, provider_id=sent.provider_id, sent_at=done_at, error=""
+
+
+def _record(answers: dict[int, tuple[OutgoingMessage, Sent, datetime]], provider: str) -> dict:
+    """The providers' answers, in a few statements: sending → sent (with the provider
+    id first: a status callback may be moving the row on), then → delivered where the
+    provider says it is already there, and those planned actions done."""
+    if not answers:
+        return {}
+    moved = set(
+        moves.record_sent_many(
+            {pk: (sent.provider_id, done_at) for pk, (_m, sent, done_at) in answers.items()},
+            provider=provider,
+        )
     )
-    _advance(
-        message.pk, Status.SENT, (Status.SENDING,), at=done_at, source=MessageEvent.Source.GATEWAY
-    )
-    logger.info("message %s sent via %s", message.pk, gateway.name)
-    if sent.status == Status.DELIVERED:
-        message_delivered(message_id=message.pk, at=done_at, source=MessageEvent.Source.GATEWAY)
-        return Status.DELIVERED
-    return Status.SENT
+    outcomes = dict.fromkeys(answers, Status.SENT)
+    delivered = {pk: done_at for pk, (_m, sent, done_at) in answers.items()
+                 if sent.status == Status.DELIVERED}  # fmt: skip
+    for pk in set(delivered) - moved:  # a callback moved it meanwhile: one by one
+        message_delivered(message_id=pk, at=delivered.pop(pk), source=MessageEvent.Source.GATEWAY)
+        outcomes[pk] = Status.DELIVERED
+    with transaction.atomic():
+        done = moves.deliver_many(delivered, source=MessageEvent.Source.GATEWAY)
+        actions_mark_done(done={answers[pk][0].action_id: delivered[pk] for pk in done})
+    outcomes.update(dict.fromkeys(done, Status.DELIVERED))
+    logger.info("%s messages sent via %s", len(answers), provider)
+    return outcomes
 
 
 def _send_failed(message: OutgoingMessage, exc: GatewayError, *, at: datetime, gateway: str) -> str:
@@ -513,9 +606,11 @@ def message_status_report(
     at: datetime,
     message_id: int | None = None,
     error_code: str = "",
+    source: str = MessageEvent.Source.CALLBACK,
 ) -> bool:
-    """A provider's status callback. Moves the row forward only: a repeated, late or
-    out-of-order report changes nothing. Returns whether the row moved."""
+    """A provider's status callback (or what settle read from the provider). Moves the
+    row forward only: a repeated, late or out-of-order report changes nothing. Returns
+    whether the row moved."""
     rows = OutgoingMessage.objects.all()
     message = None
     if message_id is not None:
@@ -535,7 +630,7 @@ def message_status_report(
     if target == Status.FAILED and error_code == TWILIO_VALIDITY_EXPIRED:
         target = Status.EXPIRED
     if target == Status.DELIVERED:
-        return message_delivered(message_id=message.pk, at=at, source=MessageEvent.Source.CALLBACK)
+        return message_delivered(message_id=message.pk, at=at, source=source)
     lower = tuple(s for s, rank in RANK.items() if rank < RANK[target] and s != Status.QUEUED)
     fields = {"final_at": at} if RANK[target] == 3 else {}
     if error_code:
@@ -545,7 +640,7 @@ def message_status_report(
         target,
         lower,
         at=at,
-        source=MessageEvent.Source.CALLBACK,
+        source=source,
         detail=f"{status} {error_code}".strip(),
         **fields,
     )

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from notifications.services import LiveClock, dispatch, message_dispatch
+from notifications.settle import outbox_settle
 
 
 @shared_task(acks_late=True)
@@ -24,6 +25,15 @@ def message_send_task(message_id: int, at: str | None = None) -> str:
     """One message; delivered twice (acks_late, a redelivery), it is sent once."""
     moment = datetime.fromisoformat(at) if at else timezone.now()
     return message_dispatch(message_id=message_id, at=moment)
+
+
+@shared_task(acks_late=True)
+def settle_task(at: str | None = None) -> dict:
+    """The rows stuck in flight (a killed worker, a lost answer): found at the provider,
+    sent again, or handed to a human (notifications/settle.py). Dispatch settles too;
+    beat runs this at all hours, so nothing waits for the next morning's dispatch."""
+    moment = datetime.fromisoformat(at) if at else timezone.now()
+    return dict(outbox_settle(at=moment))
 
 
 # --- msgs: the day's letters ------------------------------------------------------------

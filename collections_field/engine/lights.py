@@ -115,23 +115,31 @@ def latest_summary_date() -> date | None:
     )
 
 
-def _keys(action: PlannedAction) -> list[tuple[str, int]]:
-    """The summary rows an action counts in, as it stands."""
+def _zones(actions: list[PlannedAction]) -> dict[int, int | None]:
+    """The zone of each agency the actions' clients belong to (one query)."""
     from portfolio.models import Agency
 
+    agency_ids = {a.case.client.agency_id for a in actions} - {None}
+    return dict(Agency.objects.filter(pk__in=agency_ids).values_list("pk", "zone_id"))
+
+
+def _keys(action: PlannedAction, zones: dict[int, int | None]) -> list[tuple[str, int]]:
+    """The summary rows an action counts in, as it stands."""
     agency_id = action.case.client.agency_id
     keys = [(LightSummary.Level.COMPANY, 0)]
     if action.officer_id is not None:
         keys.append((LightSummary.Level.OFFICER, action.officer_id))
     if agency_id is not None:
         keys.append((LightSummary.Level.AGENCY, agency_id))
-        zone_id = Agency.objects.filter(pk=agency_id).values_list("zone_id", flat=True).first()
+        zone_id = zones.get(agency_id)
         if zone_id is not None:
             keys.append((LightSummary.Level.ZONE, zone_id))
     return keys
 
 
-def _counted(action: PlannedAction, day: date) -> list[tuple[str, int, str]]:
+def _counted(
+    action: PlannedAction, day: date, zones: dict[int, int | None]
+) -> list[tuple[str, int, str]]:
     if action.planned_on > day:  # planned after that summary was drawn: not in it
         return []
     bucket = light_bucket(
@@ -143,19 +151,28 @@ def _counted(action: PlannedAction, day: date) -> list[tuple[str, int, str]]:
     )
     if bucket is None:
         return []
-    return [(level, key, bucket) for level, key in _keys(action)]
+    return [(level, key, bucket) for level, key in _keys(action, zones)]
 
 
 @contextmanager
 def summary_track(action: PlannedAction) -> Iterator[None]:
     """Move the latest summary's counts by what the change inside the block made to
     this action (its light, or its owner)."""
+    with summary_track_many([action]):
+        yield
+
+
+@contextmanager
+def summary_track_many(actions: list[PlannedAction]) -> Iterator[None]:
+    """The same for many actions changed in one block (dispatch's delivered messages):
+    their moves are added up and written in one statement per summary row touched."""
     day = latest_summary_date()
-    before = _counted(action, day) if day else []
+    zones = _zones(actions) if day else {}
+    before = [c for a in actions for c in _counted(a, day, zones)] if day else []
     yield
     if day is None:
         return
-    after = _counted(action, day)
+    after = [c for a in actions for c in _counted(a, day, zones)]
     delta: dict[tuple[str, int], dict[str, int]] = {}
     for level, key, bucket in before:
         delta.setdefault((level, key), {}).setdefault(bucket, 0)
@@ -163,7 +180,7 @@ def summary_track(action: PlannedAction) -> Iterator[None]:
     for level, key, bucket in after:
         delta.setdefault((level, key), {}).setdefault(bucket, 0)
         delta[(level, key)][bucket] += 1
-    for (level, key), moves in delta.items():
+    for (level, key), moves in sorted(delta.items()):  # a fixed order: no deadlock
         moves = {b: n for b, n in moves.items() if n}
         if not moves:
             continue

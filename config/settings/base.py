@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.channel_figures_task",
         "schedule": crontab(minute="*/10", hour="7-21"),
     },
+    # Messages stuck in flight (a killed worker, a lost answer), at all hours.
+    "settle": {
+        "task": "notifications.tasks.settle_task",
+        "schedule": crontab(minute="*/10"),
+    },
     # msgs: the day's letters, once the night's cycle is done (repeated: agencies
     # already built are skipped), printed before the officers go out.
     "letters": {
@@ -310,6 +315,17 @@ if SEMAFORO["MAP_TILES_URL"]:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_tiles.scheme}://{_tiles.netloc}")
 
 # --- Automatic dispatch (notifications): gateways per channel, the legal gate's cap.
+
+
+def _rates(value: str | None, default: dict[str, str]) -> dict[str, str]:
+    """`sms=10/s,whatsapp=20/s:40` → {"sms": "10/s", "whatsapp": "20/s:40"}; unset: the
+    default; an empty value: no channel throttled."""
+    if value is None:
+        return default
+    pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+    return {channel.strip(): rate.strip() for channel, rate in pairs}
+
+
 SEMAFORO_DISPATCH = {
     # A channel (sms, whatsapp, ivr, email) or "default" → a gateway class.
     "GATEWAYS": {
@@ -328,6 +344,18 @@ SEMAFORO_DISPATCH = {
     "CONTACT_CAP_DAYS": int(env("SEMAFORO_CONTACT_CAP_DAYS", "7") or 7),
     # A message the provider certainly did not take is tried again up to this many times.
     "MAX_ATTEMPTS": 3,
+    # The global send rate per channel and sender (notifications/throttle.py), shared by
+    # every worker through Redis: N/s, N/m or N/h, with an optional :BURST. A channel
+    # without a rate is not throttled. SEMAFORO_SEND_RATES="sms=10/s,ivr=1/s" replaces
+    # them (Twilio's defaults: one SMS a second per long code, more per messaging
+    # service; one call a second).
+    "RATES": _rates(env("SEMAFORO_SEND_RATES"), {"sms": "10/s", "whatsapp": "20/s", "ivr": "1/s"}),
+    # How long a message may wait for its channel's token before it is left queued for
+    # the next dispatch (seconds).
+    "THROTTLE_MAX_WAIT": float(env("SEMAFORO_THROTTLE_MAX_WAIT", "2") or 2),
+    # A message `sending` for longer than this (seconds) with no answer from its provider
+    # is settled (notifications/settle.py): the provider is asked whether it has it.
+    "SETTLE_AFTER": float(env("SEMAFORO_SETTLE_AFTER", "600") or 600),
     # The language messages are written in (the lender's, whoever runs dispatch).
     "LANGUAGE": env("SEMAFORO_MESSAGE_LANGUAGE", "es-pe") or "es-pe",
     # IVR: pressing 1 records a payment promise for this many collection days after the
@@ -349,7 +377,8 @@ SEMAFORO_DISPATCH = {
         "VOICE_FROM": env("TWILIO_VOICE_FROM", "") or "",
         # Another API host (a regional edge, a test double); empty: api.twilio.com.
         "API_BASE_URL": env("TWILIO_API_BASE_URL", "") or "",
-        "TIMEOUT": 10,
+        # Seconds to wait for Twilio's answer (connect and read).
+        "TIMEOUT": float(env("TWILIO_TIMEOUT", "10") or 10),
     },
 }
 

@@ -2,15 +2,25 @@ from datetime import date
 
 import pytest
 
+from notifications import throttle
 from notifications.gateways import gateways_reset
 from portfolio.services import organisation_load
 from strategy.services import strategy_load_default
 from tests.collections_field.replay import Replay, overdue_row
 from tests.support import ORGANISATION
 
-from .fakes import RecordingGateway
+from .fakes import FakeTwilio, RecordingGateway
 
 MONDAY = date(2026, 11, 2)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_send_rates():
+    """Every test starts with full buckets: the process-local one is forgotten (the
+    Redis one lives in the cache's database, which the suite clears per test)."""
+    throttle._bucket.cache_clear()
+    yield
+    throttle._bucket.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +34,32 @@ def recording_gateway(settings):
     RecordingGateway.sent = []
     RecordingGateway.fail_with = None
     yield RecordingGateway
+    gateways_reset()
+
+
+SID, TOKEN = "AC" + "1" * 32, "test-auth-token"
+PUBLIC = "http://testserver"
+
+
+@pytest.fixture
+def twilio(settings):
+    """The Twilio SMS gateway for every channel, against a fake Twilio server."""
+    with FakeTwilio(SID, TOKEN) as fake:
+        settings.SEMAFORO_DISPATCH = {
+            **settings.SEMAFORO_DISPATCH,
+            "GATEWAYS": {"default": "notifications.gateways.TwilioSmsGateway"},
+            "PUBLIC_URL": PUBLIC,
+            "TWILIO": {
+                **settings.SEMAFORO_DISPATCH["TWILIO"],
+                "ACCOUNT_SID": SID,
+                "AUTH_TOKEN": TOKEN,
+                "FROM": "+15005550006",
+                "API_BASE_URL": fake.url,
+                "TIMEOUT": 5,
+            },
+        }
+        gateways_reset()
+        yield fake
     gateways_reset()
 
 

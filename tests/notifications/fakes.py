@@ -2,11 +2,16 @@
 WhatsApp and IVR calls), and e-mail backends that fail as SMTP servers do."""
 
 import base64
+import contextlib
 import itertools
 import json
+import sys
 import threading
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from notifications.gateways import GatewayError, Outgoing, Sent
 
@@ -25,11 +30,23 @@ class RecordingGateway:
         return Sent(provider_id=f"REC{message.id}", status="sent")
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that went away (a read timeout, a killed worker) is no error here."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 class FakeTwilio:
     """Answers `POST /2010-04-01/Accounts/{sid}/Messages.json` (recorded in `requests`)
     and `.../Calls.json` (recorded in `calls`, each field's values in `call_lists`) as
     Twilio does, after checking the basic auth; `errors` is a queue of (HTTP status,
-    Twilio code) answers to give before the next successes."""
+    Twilio code) answers to give before the next successes. `GET` of the messages path
+    lists the messages it took, newest first, filtered by `To` and `From` and paged by
+    `PageSize`, as Twilio's list does (it cannot filter by anything of ours). `delay`
+    (seconds) holds each message's answer back after it is taken: a client's read
+    timeout then loses the answer of a message the provider has."""
 
     def __init__(self, account_sid: str, auth_token: str):
         self.account_sid = account_sid
@@ -37,36 +54,87 @@ class FakeTwilio:
         self.requests: list[dict[str, str]] = []
         self.calls: list[dict[str, str]] = []
         self.call_lists: list[dict[str, list[str]]] = []
+        self.messages: list[dict] = []  # what it took (the list's resources)
         self.errors: list[tuple[int, int]] = []
+        self.delay = 0.0
+        self.lock = threading.Lock()
         # WhatsApp as Meta rules it: free text only to numbers inside their 24-hour
         # window (the test says which), else error 63016; a template (ContentSid) always.
         self.whatsapp_sessions: set[str] = set()
         self.ids = (f"SM{n:032d}" for n in itertools.count(1))
         self.call_ids = (f"CA{n:032d}" for n in itertools.count(1))
         fake = self
+        path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Twilio: quick for many sends
+
             def log_message(self, *args):  # quiet
                 pass
 
-            def do_POST(self):
-                account = f"/2010-04-01/Accounts/{fake.account_sid}"
+            def authorised(self) -> bool:
                 auth = self.headers.get("Authorization", "")
                 credentials = f"{fake.account_sid}:{fake.auth_token}".encode()
                 if auth != "Basic " + base64.b64encode(credentials).decode():
-                    return self.answer(401, {"code": 20003, "message": "Authenticate"})
-                if self.path not in (f"{account}/Messages.json", f"{account}/Calls.json"):
+                    self.answer(401, {"code": 20003, "message": "Authenticate"})
+                    return False
+                return True
+
+            def do_GET(self):
+                if not self.authorised():
+                    return None
+                url = urlsplit(self.path)
+                if url.path != path:
+                    return self.answer(404, {"code": 20404, "message": "Not found"})
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                size = int(query.get("PageSize", 50))
+                wanted = {key: query[name] for name, key in (("To", "to"), ("From", "from"))
+                          if name in query}  # fmt: skip
+                with fake.lock:
+                    found = [
+                        m
+                        for m in reversed(fake.messages)
+                        if all(m[key] == value for key, value in wanted.items())
+                    ]
+                more = len(found) > size
+                return self.answer(
+                    200,
+                    {
+                        "messages": found[:size],
+                        "first_page_uri": self.path,
+                        "next_page_uri": f"{path}?PageSize={size}&Page=1&PageToken=PA1"
+                        if more
+                        else None,
+                        "previous_page_uri": None,
+                        "page": 0,
+                        "page_size": size,
+                        "start": 0,
+                        "end": min(size, len(found)) - 1,
+                        "uri": self.path,
+                    },
+                )
+
+            def do_POST(self):
+                if not self.authorised():
+                    return None
+                account = f"/2010-04-01/Accounts/{fake.account_sid}"
+                if self.path not in (path, f"{account}/Calls.json"):
                     return self.answer(404, {"code": 20404, "message": "Not found"})
                 length = int(self.headers.get("Content-Length", 0))
-                fields = parse_qs(self.rfile.read(length).decode())
+                data = self.rfile.read(length)
+                if len(data) < length:  # the client went away mid-request: nothing taken
+                    return None
+                fields = parse_qs(data.decode())
                 form = {k: v[0] for k, v in fields.items()}
-                if self.path.endswith("/Calls.json"):
-                    fake.calls.append(form)
-                    fake.call_lists.append(fields)
-                else:
-                    fake.requests.append(form)
-                if fake.errors:
-                    status, code = fake.errors.pop(0)
+                with fake.lock:
+                    if self.path.endswith("/Calls.json"):
+                        fake.calls.append(form)
+                        fake.call_lists.append(fields)
+                    else:
+                        fake.requests.append(form)
+                    error = fake.errors.pop(0) if fake.errors else None
+                if error:
+                    status, code = error
                     return self.answer(status, {"code": code, "message": "error", "status": status})
                 if self.path.endswith("/Calls.json"):
                     return self.call_created(account, form)
@@ -79,21 +147,26 @@ class FakeTwilio:
                     return self.answer(
                         400, {"code": 63016, "message": "outside the window", "status": 400}
                     )
-                sid = next(fake.ids)
-                return self.answer(
-                    201,
-                    {
+                with fake.lock:
+                    sid = next(fake.ids)
+                    message = {
                         "sid": sid,
                         "account_sid": fake.account_sid,
                         "to": form.get("To"),
                         "from": form.get("From"),
+                        "messaging_service_sid": form.get("MessagingServiceSid"),
                         "body": form.get("Body"),
                         "status": "queued",
                         "num_segments": "1",
                         "direction": "outbound-api",
-                        "uri": f"{account}/Messages/{sid}.json",
-                    },
-                )
+                        "date_created": format_datetime(datetime.now(UTC)),
+                        "date_sent": None,
+                        "uri": f"{path[:-5]}/{sid}.json",
+                    }
+                    fake.messages.append(message)
+                if fake.delay:
+                    time.sleep(fake.delay)
+                return self.answer(201, message)
 
             def call_created(self, account, form):
                 sid = next(fake.call_ids)
@@ -117,15 +190,22 @@ class FakeTwilio:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # The client may have given up waiting (a read timeout): its answer is lost.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
         self.thread.start()
         return self
+
+    def callbacks(self) -> list[str]:
+        """The status callback URL of every message taken (they name our rows)."""
+        with self.lock:
+            return [r.get("StatusCallback", "") for r in self.requests]
 
     def __exit__(self, *exc):
         self.server.shutdown()

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from collections_field.engine.lights import compute_lights
 from collections_field.engine.sql import LIMA
-from collections_field.models import PlannedAction
+from collections_field.models import LightSummary, PlannedAction
 from notifications.models import OutgoingMessage
 from notifications.services import Clock, dispatch, outbox_fill
 from notifications.tasks import message_send_task
@@ -86,6 +87,38 @@ def test_two_workers_racing_for_the_same_rows_send_each_once(tmp_path, recording
     assert sent_to(recording_gateway) == ["+51912345678", "+51987654321"]
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_task_delivered_twice_at_the_same_moment_sends_once(tmp_path, recording_gateway):
+    """Two workers run the same task at once (a redelivery while the first still runs):
+    both pass the gate, one claim wins."""
+    replay = start(tmp_path, clients=("C1",))
+    outbox_fill(at=replay.at(1, 9))
+    row = message("C1")
+    both = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def worker():
+        try:
+            both.wait()
+            task = message_send_task.apply(args=(row.pk, replay.at(1, 9).isoformat()))
+            outcomes.append(task.get())
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(outcomes) == ["sent", "skipped"]
+    assert len(recording_gateway.sent) == 1
+    assert message("C1").events.filter(to_status="sending").count() == 1
+
+
 def test_the_console_gateway_delivers_and_the_action_is_done(replay, settings, tmp_path):
     spool = tmp_path / "outbox.jsonl"
     settings.SEMAFORO_DISPATCH = {
@@ -101,6 +134,22 @@ def test_the_console_gateway_delivers_and_the_action_is_done(replay, settings, t
     assert len(spool.read_text().splitlines()) == 2
     call_command("dispatch", "--at", "2026-11-02T10:00")
     assert len(spool.read_text().splitlines()) == 2
+
+
+def test_delivered_messages_move_the_day_lights_as_a_recount_would(replay, settings):
+    """The delivered chunk's actions are done together (`actions_mark_done`): the
+    summary the pages read moves exactly as drawing it again would."""
+    settings.SEMAFORO_DISPATCH = {
+        **settings.SEMAFORO_DISPATCH,
+        "GATEWAYS": {"default": "notifications.gateways.ConsoleGateway"},
+    }
+    assert dispatch(at=replay.at(1, 10)).counts["delivered"] == 2
+    columns = ("level", "key", "green", "amber", "red_pending", "red_late")
+    summary = LightSummary.objects.filter(business_date=replay.day(1))
+    moved = sorted(summary.values_list(*columns))
+    compute_lights(business_date=replay.day(1))
+    assert moved == sorted(summary.values_list(*columns))
+    assert {level: green for level, _k, green, *_ in moved}["company"] == 2
 
 
 class JumpingClock(Clock):

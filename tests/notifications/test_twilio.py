@@ -13,31 +13,7 @@ from notifications.models import InboundMessage, OutgoingMessage
 from notifications.services import dispatch
 from portfolio.models import ChannelConsent
 
-from .fakes import FakeTwilio
-
-SID, TOKEN = "AC" + "1" * 32, "test-auth-token"
-PUBLIC = "http://testserver"
-
-
-@pytest.fixture
-def twilio(settings):
-    with FakeTwilio(SID, TOKEN) as fake:
-        settings.SEMAFORO_DISPATCH = {
-            **settings.SEMAFORO_DISPATCH,
-            "GATEWAYS": {"default": "notifications.gateways.TwilioSmsGateway"},
-            "PUBLIC_URL": PUBLIC,
-            "TWILIO": {
-                **settings.SEMAFORO_DISPATCH["TWILIO"],
-                "ACCOUNT_SID": SID,
-                "AUTH_TOKEN": TOKEN,
-                "FROM": "+15005550006",
-                "API_BASE_URL": fake.url,
-                "TIMEOUT": 5,
-            },
-        }
-        gateways_reset()
-        yield fake
-    gateways_reset()
+from .conftest import PUBLIC, SID, TOKEN
 
 
 def post_signed(path: str, params: dict, token: str = TOKEN, tamper: dict | None = None):

@@ -32,6 +32,9 @@ from portfolio.models import Credit, Officer, Payment
 from portfolio.services import organisation_load, snapshot_import
 from strategy.services import strategy_load_default
 
+# The parts after the two nights, in the order they run (`--only` picks some).
+PARTS = ("pages", "simulator", "api", "letters", "outbox", "commissions", "preview")
+
 
 class Command(BaseCommand):
     help = "Benchmark import and cycle for two business dates (PostgreSQL)."
@@ -49,9 +52,23 @@ class Command(BaseCommand):
             default=0,
             help="leave the database just before night N's cycle (to experiment on it)",
         )
+        parser.add_argument(
+            "--only",
+            default="",
+            help="after the two nights, run only these parts (comma-separated: "
+            + ", ".join(PARTS)
+            + "); default all",
+        )
+        parser.add_argument(
+            "--outbox-messages", type=int, default=100_000, help="messages bench_outbox sends"
+        )
 
     def handle(self, *args, credits: int, seed: int, date: date, profile: float, **options):
         self.stop_before = options.get("stop_before_cycle") or 0
+        only = {p.strip() for p in (options.get("only") or "").split(",") if p.strip()}
+        if only - set(PARTS):
+            raise CommandError(f"unknown parts: {', '.join(sorted(only - set(PARTS)))}")
+        wanted = only or set(PARTS)
         if connection.vendor != "postgresql":
             raise CommandError("the bench needs PostgreSQL: set DATABASE_URL")
         if profile:
@@ -83,17 +100,25 @@ class Command(BaseCommand):
         advance_snapshot(first, second, seed=seed)
         self.field_day(day2, seed=seed)
         self.night(2, second, day2)
-        self.pages(day2)
+        if "pages" in wanted:
+            self.pages(day2)
 
-        import_string("commissions.bench.bench_simulator")(self, day2)
-        self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
-        # notifications' part (by name: collections_field does not import notifications).
-        import_string("notifications.bench.bench_letters")(self, day2)
+        if "simulator" in wanted:
+            import_string("commissions.bench.bench_simulator")(self, day2)
+        if "api" in wanted:
+            self.api(day2, third=workdir / f"day3-{credits}.csv", second=second)
+        # notifications' parts (by name: collections_field does not import notifications).
+        if "letters" in wanted:
+            import_string("notifications.bench.bench_letters")(self, day2)
+        if "outbox" in wanted:
+            import_string("notifications.bench.bench_outbox")(
+                self, day2, messages=options.get("outbox_messages") or 100_000
+            )
         # The money rules' parts (by name: collections_field does not import commissions).
-        import_string("commissions.bench.bench_commissions")(self, first_night=day1)
-        import_string("strategy_editor.bench.bench_preview")(
-            self.note
-        )  # day 3's snapshot is in, not run
+        if "commissions" in wanted:
+            import_string("commissions.bench.bench_commissions")(self, first_night=day1)
+        if "preview" in wanted:  # after the API part, day 3's snapshot is in, not run
+            import_string("strategy_editor.bench.bench_preview")(self.note)
 
         self.stdout.write("")
         self.stdout.write(f"{'step':<34}{'seconds':>9}{'× COPY':>9}{'SQL':>7}")
