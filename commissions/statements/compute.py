@@ -17,7 +17,8 @@ What each line is (thesis 5.2.2, DOMAIN.md 6; the README's "Money rules" says wh
   `per_cured_client`.
 - ``refinancing``: the case history's event-80 moves, one per client and month,
   for the case's holder at the time; value `per_refinanced_client`. The line names
-  the refinancing request when there is one (`refinancing_source`).
+  the approved refinancing request when there is one (`request:<id>`), else the
+  history row (`80:<id>`) (`refinancing_source`).
 - ``target``: when the agency's collected amount (the sum of its asesores' payment
   lines) reaches the month's `OfficeTarget`, every statement of the agency (its
   asesores' and its jefe's) gets one line worth `(office_target_multiplier − 1)`

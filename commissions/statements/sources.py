@@ -1,12 +1,10 @@
-"""Where the refinanced clients come from: the one place to change when the
-refinancing requests (branch `refi`) land.
+"""Where the refinanced clients come from.
 
-Until then a refinancing is what the engine already sees: an event-80 move in the
-case history (a credit's number of installments changed, or an approved request's
-event 80 once it exists). Each row names its record: today the case-history row
-(`80:<id>`); once requests exist, the approved request behind the event
-(`request:<id>`): join it here on the case and the event's date, and keep the
-columns.
+A refinancing is what the engine saw: an event-80 move in the case history. Its
+line names the record behind it: the approved refinancing request whose event 80 the
+cycle of that date took in (`request:<id>`, with the request's credit), else the
+case-history row (`80:<id>`: core banking rescheduled a credit on its own, seen as a
+change in its number of installments).
 """
 
 from __future__ import annotations
@@ -19,11 +17,17 @@ def refinancing_source(first: date, following: date) -> tuple[str, list]:
     client_id, client_code, credit_code, reference."""
     return (
         "SELECT h.id AS history_id, h.case_id, h.at, h.business_date, c.client_id, "
-        "cl.code AS client_code, '' AS credit_code, "
-        "'80:' || CAST(h.id AS varchar(20)) AS reference "
+        "cl.code AS client_code, coalesce(k.code, '') AS credit_code, "
+        "CASE WHEN r.id IS NULL THEN '80:' || CAST(h.id AS varchar(20)) "
+        "ELSE 'request:' || CAST(r.id AS varchar(20)) END AS reference "
         "FROM collections_field_casehistory h "
         "JOIN collections_field_case c ON c.id = h.case_id "
         "JOIN portfolio_client cl ON cl.id = c.client_id "
+        # The request the night took in as this 80 (one per client and night).
+        "LEFT JOIN commissions_refinancingrequest r ON r.id = (SELECT min(q.id) "
+        "FROM commissions_refinancingrequest q WHERE q.client_id = c.client_id "
+        "AND q.status = 'approved' AND q.event_on = h.business_date) "
+        "LEFT JOIN portfolio_credit k ON k.id = r.credit_id "
         "WHERE h.cause_kind = 'event' AND h.cause = '80' "
         "AND h.business_date >= %s AND h.business_date < %s",
         [first, following],

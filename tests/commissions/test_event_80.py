@@ -146,3 +146,24 @@ def test_an_approval_after_the_business_date_waits_for_its_cycle(replay):
     r.cycle(3)
     assert eighties() == [(r.day(3), f"refinancing request {request.pk}")]
     assert r.moves("C1")[-1] == ("Y31", "Y21", "80")
+
+
+def test_the_commission_line_of_a_refinancing_names_its_request(replay):
+    """A disputed refinancing commission is traced to the request the jefe approved,
+    not only to the case's move (DOMAIN.md 6: every line names its record)."""
+    from commissions.models import CommissionLine
+    from commissions.statements.services import commissions_compute
+
+    r = replay
+    strategy_publish(
+        document=STRATEGY + "commission_scheme: {per_cured_client: 15.00, collected_share: 0.01,"
+        " per_refinanced_client: 20.00, office_target_multiplier: 1.2,"
+        " external_agency_share: 0.08, effective_days: 7}\n"
+    )
+    request = approve(r, 1)
+    r.snapshot(2, [overdue_row("C1", "CR1", 46, installments=2)])
+    r.cycle(2)
+    commissions_compute(month=r.day(2).replace(day=1))
+    [line] = CommissionLine.objects.filter(kind="refinancing", statement__officer__isnull=False)
+    assert (line.reference, line.credit_code) == (f"request:{request.pk}", "CR1")
+    assert line.value == Decimal("20.00")
