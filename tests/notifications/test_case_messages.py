@@ -108,6 +108,8 @@ def test_a_blocked_and_a_sent_message_and_a_reply_are_on_the_case(decided):
         "blocked",
         "The client opted out of the channel",
     )
+    title = html[html.index("<title>") : html.index("</title>")]
+    assert "<section" not in title and html.count('id="letters"') == 1
     # The client page links it with its counts.
     case_page = browse("rquispe").get("/cases/C1/").content.decode()
     assert 'href="/cases/C1/messages/"' in case_page
