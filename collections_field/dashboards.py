@@ -428,13 +428,18 @@ def dashboard_cases(
             unit_sql=unit_sql,
             unit_params=unit_params,
         )
-    cases = (
-        Case.objects.filter(pk__in=RawSQL(text, params))  # our SQL; the user gives only ids
+    return unit, day, drill_down_cases(user=user, ids_sql=text, params=params)
+
+
+def drill_down_cases(*, user: AbstractBaseUser, ids_sql: str, params: list) -> QuerySet[Case]:
+    """The cases whose ids a figure's SQL lists, within the reader's scope, heaviest
+    first: every drill-down page (the dashboards' and other apps' panels) lists these."""
+    return (
+        Case.objects.filter(pk__in=RawSQL(ids_sql, params))  # our SQL; the user gives only ids
         .filter(client__in=clients_visible_to(user))
         .select_related("client", "client__agency", "officer", "external_agency")
         .order_by("-overdue_amount", "client__code")
     )
-    return unit, day, cases
 
 
 def case_row(case: Case, day: date | None) -> dict[str, Any]:

@@ -5,10 +5,9 @@ from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
-from collections_field.dashboards import Unit, dashboard_date, dashboard_unit
+from collections_field.dashboards import Unit, dashboard_date, dashboard_unit, drill_down_cases
 from collections_field.models import Case
 from notifications.models import ChannelFigures, InboundMessage, MessageEvent, OutgoingMessage
 from notifications.productivity import CHANNELS, FIGURES, channel_case_ids
@@ -266,10 +265,4 @@ def productivity_cases(
         unit_params=unit_params,
         reason=reason,
     )
-    cases = (
-        Case.objects.filter(pk__in=RawSQL(text, params))  # our SQL; the user gives only ids
-        .filter(client__in=clients_visible_to(user))
-        .select_related("client", "client__agency", "officer", "external_agency")
-        .order_by("-overdue_amount", "client__code")
-    )
-    return unit, day, cases
+    return unit, day, drill_down_cases(user=user, ids_sql=text, params=params)
