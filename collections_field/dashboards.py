@@ -15,11 +15,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import RawSQL
+from django.utils.formats import get_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from collections_field.engine import sql
 from collections_field.engine.escalation import version_on
@@ -251,6 +253,82 @@ def dashboard_for(
         teams=teams,
         child_teams=child_teams,
     )
+
+
+# The charts' words (legend, axis): short, as the lights' headings of the page.
+LIGHT_LABELS = {
+    "green": gettext_lazy("Done in time"),
+    "amber": gettext_lazy("In progress"),
+    "red_pending": pgettext_lazy("actions", "Overdue"),
+    "red_late": pgettext_lazy("actions", "Late or missed"),
+}
+RATIO_CHART_LABELS = {
+    "delinquency": gettext_lazy("Delinquency ratio"),
+    "contention": gettext_lazy("Contention"),
+    "cure": gettext_lazy("Cure rate"),
+    "promise_kept": gettext_lazy("Promise-kept rate"),
+}
+CHILD_TITLES = {
+    "officer": gettext_lazy("Semáforo per officer"),
+    "agency": gettext_lazy("Semáforo per agency"),
+    "zone": gettext_lazy("Semáforo per zone"),
+}
+
+
+def dashboard_charts(board: Dashboard) -> dict[str, Any]:
+    """What the page's charts draw (`static/js/dashboard-charts.js`, Chart.js): the
+    semáforo per child unit (stacked bars) and the unit's indicators of the month.
+
+    `data` goes to the page as a `json_script` island: labels translated here,
+    figures as JSON numbers (a ratio with no base is null: no bar). `lights_label`
+    and `ratios_label` are the canvases' `aria-label`s, the charts summed up in
+    words; the tables stay the accessible figures."""
+    rows = board.rows
+    ratios = {
+        key: None if board.total.ratios[key] is None else float(board.total.ratios[key])
+        for key in RATIO_CHART_LABELS
+    }
+    data = {
+        # The page's number format (Django's, as the pct filter writes it: 12,5 %).
+        "format": {
+            "decimal": get_format("DECIMAL_SEPARATOR"),
+            "thousands": get_format("THOUSAND_SEPARATOR")
+            if settings.USE_THOUSAND_SEPARATOR
+            else "",
+        },
+        "lights": {
+            "labels": [r.unit.code for r in rows],
+            "names": [r.unit.name for r in rows],
+            "datasets": [
+                {"bucket": b, "label": str(LIGHT_LABELS[b]), "data": [r.lights[b] for r in rows]}
+                for b in BUCKETS
+            ],
+            "axis": _("Actions"),
+        },
+        "ratios": {
+            "keys": list(ratios),
+            "labels": [str(label) for label in RATIO_CHART_LABELS.values()],
+            "data": list(ratios.values()),
+            "axis": _("Percentage"),
+        },
+    }
+    totals = "; ".join(
+        f"{LIGHT_LABELS[b]}: {number_format(sum(r.lights[b] for r in rows))}" for b in BUCKETS
+    )
+    figures = "; ".join(
+        f"{label}: {'—' if ratios[key] is None else number_format(ratios[key], 1) + ' %'}"
+        for key, label in RATIO_CHART_LABELS.items()
+    )
+    return {
+        "data": data,
+        "lights_label": _(
+            "%(title)s: stacked bars of the actions by light of %(count)s units; in all, "
+            "%(totals)s. The table below has each unit's figures."
+        )
+        % {"title": CHILD_TITLES.get(board.child_level, ""), "count": len(rows), "totals": totals},
+        "ratios_label": _("Indicators of the month of %(unit)s, as bars: %(figures)s.")
+        % {"unit": board.unit.name, "figures": figures},
+    }
 
 
 TEAM_DAY = ("cases_open", "cases_shared", "overdue_amount", "collected", "payments", "cured",

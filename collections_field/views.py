@@ -311,7 +311,7 @@ def _value(row, name: str):
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """Tablero: the reader's unit (agency, zone or company), a row per child with its
     semáforo and figures, the day's visits on a map; `?format=csv|xlsx` exports it."""
-    from collections_field.dashboards import FIGURE_LABELS, dashboard_for
+    from collections_field.dashboards import FIGURE_LABELS, dashboard_charts, dashboard_for
     from collections_field.exports import table_response
 
     board = dashboard_for(
@@ -338,6 +338,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "collections_field/dashboard.html",
         {
             "board": board,
+            "charts": dashboard_charts(board),
             "query": query,
             "ratio_labels": RATIO_LABELS,
             "map_tiles": settings.SEMAFORO["MAP_TILES_URL"],

@@ -3,6 +3,8 @@ role's subtree in pages and exports, drill-downs that list the cases behind a
 figure, and a fixed number of queries per page whatever the portfolio."""
 
 import io
+import json
+import re
 import zipfile
 from decimal import Decimal
 
@@ -11,7 +13,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from collections_field.models import Case, DailyFigures
+from collections_field.models import Case, DailyFigures, LightSummary
+from portfolio.models import Zone
 from tests.collections_field.replay import overdue_row
 from tests.support import person
 
@@ -239,3 +242,48 @@ def test_a_dashboard_costs_the_same_queries_for_3_or_43_clients(world):
     big = {(u, url): _queries(browse(u), url) for u, url in PAGES}
     assert big == small
     assert max(big.values()) <= 15
+
+
+def test_the_charts_data_island_carries_the_units_numbers(month):
+    """The page hands the charts (static/js/dashboard-charts.js, Chart.js vendored in
+    static/) their data in a json_script island: Spanish words, JSON numbers; every
+    script and stylesheet is ours (no CDN, no inline code)."""
+    page = browse("gerencia").get("/dashboard/", headers={"accept-language": "es-PE"})
+    html = page.content.decode()
+    island = re.search(
+        r'<script id="dashboard-charts-data" type="application/json">(.*?)</script>', html, re.S
+    )
+    data = json.loads(island.group(1))
+    # The company's zones: Z1 holds C1 and C3 (AG01), Z2 holds C2 (AG02).
+    lights = {(s.level, s.key): s for s in LightSummary.objects.filter(business_date=month.day(4))}
+    zones = {z.code: z.pk for z in Zone.objects.all()}
+    assert data["lights"]["labels"] == ["Z1", "Z2"]
+    assert [d["bucket"] for d in data["lights"]["datasets"]] == [
+        "green", "amber", "red_pending", "red_late"
+    ]  # fmt: skip
+    assert [d["label"] for d in data["lights"]["datasets"]] == [
+        "Hechas a tiempo", "En curso", "Vencidas", "Tardías o perdidas"
+    ]  # fmt: skip
+    for dataset in data["lights"]["datasets"]:
+        expected = [getattr(lights[("zone", zones[z])], dataset["bucket"]) for z in ("Z1", "Z2")]
+        assert dataset["data"] == expected
+    assert [d["data"] for d in data["lights"]["datasets"]] == [[1, 0], [2, 1], [0, 0], [0, 0]]
+    # The month's indicators of the company (see the figures' test): numbers, not text.
+    assert data["ratios"]["labels"] == [
+        "Ratio de morosidad", "Contención", "Tasa de regularización",
+        "Tasa de compromisos cumplidos",
+    ]  # fmt: skip
+    assert data["ratios"]["data"] == [33.3, 66.7, 33.3, 50.0]
+    assert data["format"]["decimal"] == ","  # as the page writes 33,3 %
+    # The canvases: images with a summary in words (figures in the page's locale).
+    assert 'id="lights-chart" role="img" aria-label="Semáforo por zona: barras apiladas' in html
+    assert "Ratio de morosidad: 33,3 %" in html
+    # Chart.js and the charts' script from our static files; nothing from elsewhere.
+    scripts = re.findall(r'<script[^>]* src="([^"]+)"', html)
+    assert "/static/vendor/chartjs/chart.umd.min.js" in scripts
+    assert scripts.index("/static/js/dashboard-charts.js") > scripts.index(
+        "/static/vendor/chartjs/chart.umd.min.js"
+    )
+    assert all(url.startswith("/static/") for url in scripts)
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+    assert "<script>" not in html and "style=" not in html
