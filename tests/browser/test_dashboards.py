@@ -99,7 +99,8 @@ def test_each_role_opens_its_dashboard(todays_work, browser, live_server, userna
     # The charts (Chart.js from static/) drew the island's numbers, and the table's
     # SVG bars (the no-script fallback) stepped aside.
     page.wait_for_function(
-        "() => window.Chart && Chart.getChart('lights-chart') && Chart.getChart('ratios-chart')"
+        "() => window.Chart && Chart.getChart('lights-chart') && Chart.getChart('ratios-chart')",
+        polling=100,
     )
     drawn = page.evaluate(CHARTS)
     assert drawn["lights"] == drawn["island"]["lights"] and drawn["lights"]
@@ -124,11 +125,16 @@ def test_each_role_opens_its_dashboard(todays_work, browser, live_server, userna
     assert visits.locator("td[data-figure=contacted]").inner_text().strip() == "2"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"dashboard-{username}.png"), full_page=True)
-    # On a phone the charts take the screen's width (Chart.js follows its box).
-    page.set_viewport_size(PHONE)
-    page.wait_for_function(f"() => Chart.getChart('ratios-chart').width <= {PHONE['width']}")
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{username}-phone.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    # On a phone the charts take the screen's width (Chart.js sizes them to their box).
+    # A page opened at that size: a headless page resized later draws no frame by
+    # itself, so resize observers may never run and the test would wait on nothing.
+    phone = context.new_page()
+    phone.set_viewport_size(PHONE)
+    phone.goto(f"{live_server.url}/dashboard/")
+    phone.wait_for_function("() => window.Chart && Chart.getChart('ratios-chart')", polling=100)
+    assert 0 < phone.evaluate("() => Chart.getChart('ratios-chart').width") <= PHONE["width"]
+    phone.screenshot(path=str(ARTIFACTS / f"dashboard-{username}-phone.png"), full_page=True)
+    phone.close()
     page.locator("dl.figures a").nth(4).click()  # open cases, drilled down
     page.wait_for_url("**/dashboard/cases/**")
     assert page.locator("table.grid tbody tr").count() >= 1
