@@ -274,16 +274,16 @@ RATIO_LABELS = {
 }
 
 
-def _day_param(request: HttpRequest) -> date | None:
+def day_param(request: HttpRequest) -> date | None:
     try:
         return date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
     except ValueError:
         return None
 
 
-def _dashboard_errors(view):
+def dashboard_errors(view):
     """The domain's refusals as pages: outside one's subtree is a 404, no dashboard
-    for the role a 403."""
+    for the role a 403 (also the panels other apps draw on the dashboards)."""
     from functools import wraps
 
     from django.core.exceptions import PermissionDenied as Forbidden
@@ -307,7 +307,7 @@ def _value(row, name: str):
 
 
 @login_required
-@_dashboard_errors
+@dashboard_errors
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     """Tablero: the reader's unit (agency, zone or company), a row per child with its
     semáforo and figures, the day's visits on a map; `?format=csv|xlsx` exports it."""
@@ -315,7 +315,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
     from collections_field.exports import table_response
 
     board = dashboard_for(
-        user=request.user, param=request.GET.get("unit"), business_date=_day_param(request)
+        user=request.user, param=request.GET.get("unit"), business_date=day_param(request)
     )
     fmt = request.GET.get("format")
     if fmt in ("csv", "xlsx"):
@@ -349,7 +349,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@_dashboard_errors
+@dashboard_errors
 def dashboard_cases_page(request: HttpRequest) -> HttpResponse:
     """The cases behind one figure of a dashboard (drill-down); exports all of them."""
     from collections_field.dashboards import (
@@ -369,7 +369,7 @@ def dashboard_cases_page(request: HttpRequest) -> HttpResponse:
         user=request.user,
         param=request.GET.get("unit"),
         figure=figure,
-        business_date=_day_param(request),
+        business_date=day_param(request),
         team=team,
     )
     fmt = request.GET.get("format")

@@ -5,12 +5,10 @@ and drill-downs). Thin: parse, call, render."""
 
 import re
 from datetime import date
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied as Forbidden
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from collections_field.views import dashboard_errors, day_param
 from notifications.forms import DeliveredForm, TemplateForm
 from notifications.gate import reason_label
 from notifications.letters import letter_mark_delivered
@@ -36,7 +35,7 @@ from notifications.selectors import (
     templates_for,
 )
 from notifications.templating import PLACEHOLDERS, TemplateRefused, template_save
-from portfolio.exceptions import DomainError, NotFound, PermissionDenied
+from portfolio.exceptions import DomainError, NotFound
 from portfolio.models import Role
 from portfolio.selectors import agencies_visible_to, role_of
 
@@ -308,28 +307,6 @@ def case_messages_page(request: HttpRequest, client_code: str) -> HttpResponse:
 # --- Productivity per channel on the dashboards --------------------------------------------
 
 
-def _figures_errors(view):
-    """The dashboards' refusals: outside one's subtree 404, no dashboard for the role 403."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied as exc:
-            raise Forbidden(str(exc)) from exc
-        except NotFound as exc:
-            raise Http404(str(exc)) from exc
-
-    return wrapped
-
-
-def _day_param(request: HttpRequest) -> date | None:
-    try:
-        return date.fromisoformat(request.GET["date"]) if request.GET.get("date") else None
-    except ValueError:
-        return None
-
-
 def _unit_query(unit, day: date | None) -> dict[str, str]:
     query = {"unit": unit.param}
     if day:
@@ -389,14 +366,14 @@ def productivity_panel(*, request: HttpRequest, board) -> dict | None:
 
 
 @login_required
-@_figures_errors
+@dashboard_errors
 def productivity_export(request: HttpRequest) -> HttpResponse:
     """The productivity table as CSV or Excel (`?format=csv|xlsx`), month to date and
     the day; without a format, back to the dashboard it belongs to."""
     from collections_field.exports import table_response
 
     found = productivity_for(
-        user=request.user, param=request.GET.get("unit"), business_date=_day_param(request)
+        user=request.user, param=request.GET.get("unit"), business_date=day_param(request)
     )
     fmt = request.GET.get("format")
     if fmt not in ("csv", "xlsx"):
@@ -420,7 +397,7 @@ def productivity_export(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@_figures_errors
+@dashboard_errors
 def productivity_cases_page(request: HttpRequest) -> HttpResponse:
     """The cases behind one figure of a channel (drill-down, as the dashboards' own);
     `?format=csv|xlsx` exports all of them."""
@@ -437,7 +414,7 @@ def productivity_cases_page(request: HttpRequest) -> HttpResponse:
         channel=channel,
         figure=figure,
         period=period,
-        business_date=_day_param(request),
+        business_date=day_param(request),
         reason=reason,
     )
     columns = (
