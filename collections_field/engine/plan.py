@@ -68,19 +68,26 @@ def plan_actions(
     v = version.pk
     table = "collections_field_plannedaction"
     with connection.cursor() as cursor:
-        # 1. Close the pending actions their case no longer matches (see the docstring).
+        if sql.is_postgres():
+            # Autovacuum may be off or late: the joins below need this night's counts.
+            cursor.execute(f"ANALYZE {table}")
+        # 1. Close the pending actions their case no longer matches (see the docstring):
+        # one join of the pending actions with their case and their item (an item is
+        # unique by version, type, tramo and order), not a lookup per action.
         cursor.execute(
             f"UPDATE {table} AS a SET "
             "status = CASE WHEN a.window_to < %s THEN 'missed' ELSE 'cancelled' END, "
             "late = CASE WHEN a.window_to < %s THEN true ELSE a.late END, closed_on = %s "
-            "WHERE a.status IN ('queued', 'open') AND a.case_id IN (SELECT c.id FROM "
-            f"collections_field_case c WHERE {scope.cases('c')}) AND NOT EXISTS ("
-            "SELECT 1 FROM collections_field_case c JOIN strategy_actionplanitem i "
-            "ON i.version_id = %s AND i.type = c.management_type AND i.tramo = c.tramo "
-            "WHERE c.id = a.case_id AND c.status <> 'closed' AND i.type = a.type "
-            'AND i.tramo = a.tramo AND i."order" = a."order" AND i.channel = a.channel '
-            "AND i.manual = a.manual AND i.from_day = a.from_day AND i.to_day = a.to_day "
-            f"AND a.window_from = {sql.date_plus('c.overdue_since', 'i.from_day')})",
+            f"FROM (SELECT p.id FROM {table} p "
+            "LEFT JOIN collections_field_case c ON c.id = p.case_id AND c.status <> 'closed' "
+            "LEFT JOIN strategy_actionplanitem i ON i.version_id = %s AND i.type = p.type "
+            'AND i.tramo = p.tramo AND i."order" = p."order" '
+            f"WHERE p.status IN ('queued', 'open') AND {_in_scope('p', scope)} AND ("
+            "c.id IS NULL OR i.id IS NULL OR c.overdue_since IS NULL "
+            "OR c.management_type <> p.type OR c.tramo <> p.tramo OR i.channel <> p.channel "
+            "OR i.manual <> p.manual OR i.from_day <> p.from_day OR i.to_day <> p.to_day "
+            f"OR p.window_from <> {sql.date_plus('c.overdue_since', 'i.from_day')})) gone "
+            "WHERE a.id = gone.id",
             [day, day, day, v],
         )
         closed = cursor.rowcount
@@ -109,6 +116,12 @@ def plan_actions(
             "ON i.version_id = %s AND i.type = c.management_type AND i.tramo = c.tramo "
             f"WHERE c.status <> 'closed' AND c.overdue_since IS NOT NULL AND {scope.cases('c')} "
             f"AND {dpd_today} >= i.from_day AND {still_open} "
+            # Already planned (and not cancelled): nothing to write. Without this every
+            # running window would meet ON CONFLICT, which locks the row it finds.
+            f"AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.case_id = c.id "
+            'AND x.type = i.type AND x.tramo = i.tramo AND x."order" = i."order" '
+            f"AND x.window_from = {sql.date_plus('c.overdue_since', 'i.from_day')} "
+            "AND x.status <> 'cancelled') "
             'ON CONFLICT (case_id, type, tramo, "order", window_from) DO UPDATE SET '
             "channel = excluded.channel, template = excluded.template, "
             "manual = excluded.manual, from_day = excluded.from_day, to_day = excluded.to_day, "
@@ -169,6 +182,16 @@ def plan_actions(
         "agency_changed": transferred,
         "done": done,
     }
+
+
+def _in_scope(alias: str, scope: Scope) -> str:
+    """A condition on an action alias: its case is in the chunk's scope."""
+    if scope.agency_ids is None:
+        return "1 = 1"
+    return (
+        f"{alias}.case_id IN (SELECT pc.id FROM collections_field_case pc "
+        f"WHERE {scope.cases('pc')})"
+    )
 
 
 def action_done_late(action: PlannedAction, at: datetime) -> bool:
