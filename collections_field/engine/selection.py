@@ -203,15 +203,23 @@ def _insert_entries(cursor, day: date) -> None:
         "CASE WHEN reason_rank < 4 THEN score ELSE 0 END DESC, "
         f"{_bytes('client_code')}"
     )
-    campaign = (
-        "(SELECT cp.id FROM collections_field_campaign cp "
-        "WHERE cp.date_from <= %s AND cp.date_to >= %s "
-        "AND (cp.team_id = b.officer_team OR (cp.team_id IS NULL AND b.officer_team IS NULL)) "
-        "AND ((cp.by_list = true AND (cp.agency_id IS NULL OR cp.agency_id = b.agency_id) "
-        "AND EXISTS (SELECT 1 FROM collections_field_campaignclient cc "
-        "WHERE cc.campaign_id = cp.id AND cc.client_id = b.client_id)) "
-        f"OR (cp.by_list = false AND {SEGMENT})) "
-        f"ORDER BY {_bytes('cp.code')} LIMIT 1)"
+    # The campaign naming each targeted case, as one set (a subquery per case cost
+    # 1-2 s a night at 1M credits): list campaigns through their client lists,
+    # segment campaigns by their segment; the smallest code wins.
+    team = "(cp.team_id = b.officer_team OR (cp.team_id IS NULL AND b.officer_team IS NULL))"
+    running = "cp.date_from <= %s AND cp.date_to >= %s"
+    hits = (
+        "SELECT case_id, campaign_id FROM (SELECT case_id, campaign_id, row_number() OVER "
+        f"(PARTITION BY case_id ORDER BY {_bytes('campaign_code')}) AS n FROM ("
+        "SELECT b.case_id, cp.id AS campaign_id, cp.code AS campaign_code "
+        "FROM collections_field_campaign cp "
+        "JOIN collections_field_campaignclient cc ON cc.campaign_id = cp.id "
+        f"JOIN engine_sel b ON b.client_id = cc.client_id AND {team} "
+        f"WHERE {running} AND cp.by_list = true "
+        "AND (cp.agency_id IS NULL OR cp.agency_id = b.agency_id) "
+        "UNION ALL SELECT b.case_id, cp.id, cp.code FROM collections_field_campaign cp "
+        f"JOIN engine_sel b ON {team} AND {SEGMENT} "
+        f"WHERE {running} AND cp.by_list = false) a) h WHERE n = 1"
     )
     reason = " ".join(f"WHEN {rank} THEN '{name}'" for rank, name in REASONS.items())
     cursor.execute(
@@ -227,8 +235,9 @@ def _insert_entries(cursor, day: date) -> None:
         "  (PARTITION BY officer_id, reason_rank, visited, quadrant_id) ELSE 0 END AS qweight"
         "  FROM (SELECT w.*, CASE WHEN campaign_id IS NOT NULL THEN 1 WHEN broken = 1 THEN 2 "
         "   WHEN due = 1 THEN 3 ELSE 4 END AS reason_rank"
-        f"   FROM (SELECT b.*, {campaign} AS campaign_id FROM engine_sel b"
+        "   FROM (SELECT b.*, h.campaign_id FROM engine_sel b"
+        f"    LEFT JOIN ({hits}) h ON h.case_id = b.case_id"
         "    WHERE b.phone_day = 0) w) k) r) s "
         "WHERE rn <= cap",
-        [day, day, day],
+        [day, day, day, day, day],
     )

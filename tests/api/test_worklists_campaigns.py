@@ -186,3 +186,16 @@ def test_the_campaign_report(world):
     }  # fmt: skip
     assert api_as("rquispe", ["cases:read"]).get("/api/v1/campaigns/OP-NOV/").status_code == 404
     assert jefe.get("/api/v1/campaigns/NOPE/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_several_campaigns_the_smallest_code_names_the_entry(world):
+    assert post_campaign("gerencia", code="OP-B", client_codes=["C1", "C2"]).status_code == 201
+    assert post_campaign("gerencia", code="OP-C", segment={"tramo": 1}).status_code == 201
+    assert post_campaign("gerencia", code="OP-A", segment={"agency": "AG02"}).status_code == 201
+    world.snapshot(2, world_rows(2))
+    world.cycle(2)
+    found = entries("2026-11-03")
+    assert found["C1"] == ("AS001", "campaign", "OP-B")  # its list, and tramo 1's segment
+    assert found["C2"] == ("AS002", "campaign", "OP-A")  # all three target it
+    assert found["C3"] == ("AS900", "quadrant", None)  # internal campaigns, external officer
