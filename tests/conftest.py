@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.utils import translation
 
 from collections_field.models import Case
 from portfolio.services import organisation_load
@@ -32,6 +33,15 @@ def _fresh_cache():
     """Throttling counters live in the cache: every test starts with none."""
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A page read in es-PE leaves that language active in the thread (the locale
+    middleware never resets it): every test starts in the settings' language."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 # An outsourced agency's officer covering Comas Alto (SZ02), and its user.
