@@ -278,16 +278,6 @@ ROW_HASH = (
     + ")::text"
 )
 
-# A staged row's figures, as the day's positions keep them.
-POSITION_VALUES = (
-    "r.principal_balance, r.overdue_amount, r.overdue_installments, r.total_installments, "
-    "r.days_past_due, CASE WHEN r.next_due_date LIKE '____-__-__' THEN r.next_due_date::date "
-    "ELSE nullif(trim(r.next_due_date), '')::date END AS next_due_date, "
-    "coalesce(r.late_interest, 0) AS late_interest, "
-    "coalesce(r.collection_fees, 0) AS collection_fees, "
-    "coalesce(r.commissions, 0) AS commissions"
-)
-
 
 def _suspect_row(*, every_column: bool) -> str:
     """Cheap checks on a staged row, for what a successful typed COPY does not prove.
@@ -316,13 +306,11 @@ def _suspect_row(*, every_column: bool) -> str:
         "r.overdue_installments > r.total_installments",
         "r.next_due_date NOT LIKE '____-__-__' AND trim(r.next_due_date) <> '' "
         "AND trim(r.next_due_date) NOT LIKE '____-__-__'",
-        # Agencies and quadrants can change under an unchanged row.
-        "NOT EXISTS (SELECT 1 FROM portfolio_agency a WHERE a.code = r.agency_code) "
-        "AND NOT EXISTS (SELECT 1 FROM portfolio_agency a WHERE a.code = trim(r.agency_code))",
-        "r.quadrant_code <> '' "
-        "AND NOT EXISTS (SELECT 1 FROM portfolio_quadrant q WHERE q.code = r.quadrant_code) "
-        "AND trim(r.quadrant_code) <> '' AND NOT EXISTS "
-        "(SELECT 1 FROM portfolio_quadrant q WHERE q.code = trim(r.quadrant_code))",
+        # Agencies and quadrants can change under an unchanged row. Uncorrelated sets
+        # (hashed once per process): a correlated subquery keeps a statement off
+        # parallel workers.
+        "trim(r.agency_code) NOT IN (SELECT a.code FROM portfolio_agency a)",
+        "nullif(trim(r.quadrant_code), '') NOT IN (SELECT q.code FROM portfolio_quadrant q)",
     ]
     if every_column:
         bad += [
@@ -350,12 +338,17 @@ class _PostgresStage:
 
     def stage(self, stream: BinaryIO, header: list[str], business_date: date) -> None:
         with connection.cursor() as cursor:
+            # A table of its own (not a temporary one, which parallel workers cannot
+            # read), unlogged (a crash loses nothing: the import starts again), and
+            # named after this session (two imports do not wait for each other).
+            cursor.execute("SELECT 'snapshot_raw_' || pg_backend_pid()")
+            self.raw = cursor.fetchone()[0]
             if not self._copy(cursor, stream, header, typed=True):
                 self.refuse(stream, header)
             self.part = f"portfolio_creditposition_d{business_date:%Y%m%d}"
-            self._pass(cursor, business_date)
-            cursor.execute("SELECT EXISTS (SELECT 1 FROM snapshot_delta WHERE suspect)")
-            if cursor.fetchone()[0]:
+            # Every line is either written to the partition (unchanged and sound) or
+            # noted as changed: one missing is a suspect row.
+            if self._pass(cursor, business_date) < self.rows:
                 self.refuse(stream, header)
             cursor.execute("ANALYZE snapshot_delta")
             self._cast(cursor)
@@ -366,7 +359,7 @@ class _PostgresStage:
     def refuse(self, stream: BinaryIO, header: list[str], exc: Exception | None = None) -> NoReturn:
         """Name the bad lines; a failure they do not explain is raised as it came."""
         with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS snapshot_raw")
+            cursor.execute(f"DROP TABLE IF EXISTS {self.raw}")
             stream.seek(0)
             self._copy(cursor, stream, header, typed=False)
             errors = self._validate(cursor)
@@ -385,17 +378,17 @@ class _PostgresStage:
             column = COLUMN_BY_NAME.get(name)
             return PG_TYPES.get(column.kind, "text") if typed and column else "text"
 
-        cursor.execute("DROP TABLE IF EXISTS snapshot_raw")
+        cursor.execute(f"DROP TABLE IF EXISTS {self.raw}")
         cols = ", ".join(f'"{h}" {pg_type(h)}' for h in header)
         cursor.execute(
-            "CREATE TEMP TABLE snapshot_raw (line bigint GENERATED ALWAYS AS IDENTITY "
-            f"(START WITH 2), {cols}) ON COMMIT DROP"
+            f"CREATE UNLOGGED TABLE {self.raw} (line bigint GENERATED ALWAYS AS IDENTITY "
+            f"(START WITH 2), {cols})"
         )
         column_list = ", ".join(f'"{h}"' for h in header)
         try:
             with transaction.atomic():
                 cursor.copy_expert(
-                    f"COPY snapshot_raw ({column_list}) FROM STDIN "
+                    f"COPY {self.raw} ({column_list}) FROM STDIN "
                     "WITH (FORMAT csv, HEADER true, ENCODING 'UTF8')",
                     _BomSkipper(stream),
                 )
@@ -407,37 +400,79 @@ class _PostgresStage:
         for column in COLUMNS:
             if column.name not in header:
                 cursor.execute(
-                    f'ALTER TABLE snapshot_raw ADD COLUMN "{column.name}" {pg_type(column.name)}'
+                    f'ALTER TABLE {self.raw} ADD COLUMN "{column.name}" {pg_type(column.name)}'
                 )
         return True
 
-    def _pass(self, cursor, business_date: date) -> None:
+    def _pass(self, cursor, business_date: date) -> int:
+        """Note the changed rows, write the unchanged ones' positions; return how many
+        lines that accounts for. Two reads of the file joined with the credits, each
+        a CREATE TABLE … AS on parallel workers (PostgreSQL 15 runs neither a full
+        join nor an INSERT … SELECT in parallel): 5.5 s -> 3.6 s at 1M credits."""
+        # The planner's default costs of handing rows between processes keep these
+        # statements serial, at twice the time; and, without statistics on the file,
+        # it would sort both sides of the anti-join rather than hash one (3x slower).
+        cursor.execute("SET LOCAL parallel_setup_cost = 0")
+        cursor.execute("SET LOCAL parallel_tuple_cost = 0.001")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute(
+            "CREATE TEMP TABLE snapshot_delta ON COMMIT DROP AS "
+            "SELECT r.line, trim(r.client_code) AS client_code, k.id AS credit_id "
+            f"FROM {self.raw} r LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code) "
+            f"WHERE k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> {ROW_HASH} "
+            "UNION ALL SELECT NULL, NULL, k.id FROM portfolio_credit k WHERE k.left_on IS NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.raw} r WHERE trim(r.credit_code) = k.code)"
+        )
+        cursor.execute("RESET enable_mergejoin")
+        cursor.execute("SELECT count(line) FROM snapshot_delta")
+        noted = cursor.fetchone()[0]
+        # The partition's columns, typed and constrained as the parent's (ATTACH
+        # requires it), from the catalog.
+        cursor.execute(
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+            "WHERE attrelid = 'portfolio_creditposition'::regclass AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum"
+        )
+        columns = cursor.fetchall()
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'portfolio_creditposition'::regclass AND contype = 'c'"
+        )
+        checks = cursor.fetchall()
+        values = {
+            "business_date": "%s", "credit_id": "k.id", "client_id": "k.client_id",
+            "next_due_date": "CASE WHEN r.next_due_date LIKE '____-__-__' THEN "
+            "r.next_due_date::date ELSE nullif(trim(r.next_due_date), '')::date END",
+            **{name: f"coalesce(r.{name}, 0)"
+               for name in ("late_interest", "collection_fees", "commissions")},
+        }  # fmt: skip
+        select = ", ".join(
+            f"({values.get(name, 'r.' + name)})::{kind} AS {name}" for name, kind, _ in columns
+        )
         cursor.execute(f"DROP TABLE IF EXISTS {self.part}")
         cursor.execute(
-            f"CREATE TABLE {self.part} (LIKE portfolio_creditposition INCLUDING DEFAULTS "
-            "INCLUDING CONSTRAINTS)"
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE snapshot_delta (line bigint, client_code text, credit_id bigint, "
-            "suspect boolean) ON COMMIT DROP"
-        )
-        # A row of the file (line set) or an active credit it no longer lists.
-        cursor.execute(
-            "WITH j AS (SELECT r.line, trim(r.client_code) AS client_code, k.id AS credit_id, "
-            f"k.client_id, {POSITION_VALUES}, "
-            f"r.line IS NOT NULL AND {_suspect_row(every_column=False)} AS suspect, "
-            "CASE WHEN r.line IS NULL THEN k.left_on IS NULL "
-            f"ELSE k.id IS NULL OR k.left_on IS NOT NULL OR k.snapshot_hash <> {ROW_HASH} "
-            "END AS delta "
-            "FROM snapshot_raw r FULL JOIN portfolio_credit k ON k.code = trim(r.credit_code)), "
-            "d AS (INSERT INTO snapshot_delta SELECT line, client_code, credit_id, suspect "
-            "FROM j WHERE delta OR suspect) "
-            f"INSERT INTO {self.part} SELECT %s, credit_id, client_id, principal_balance, "
-            "overdue_amount, overdue_installments, total_installments, days_past_due, "
-            "next_due_date, late_interest, collection_fees, commissions "
-            "FROM j WHERE line IS NOT NULL AND NOT delta AND NOT suspect",
+            f"CREATE TABLE {self.part} AS SELECT {select} "
+            f"FROM {self.raw} r JOIN portfolio_credit k ON k.code = trim(r.credit_code) "
+            f"WHERE k.left_on IS NULL AND k.snapshot_hash = {ROW_HASH} "
+            f"AND NOT {_suspect_row(every_column=False)}",
             [business_date],
         )
+        written = cursor.rowcount
+        cursor.execute("RESET parallel_setup_cost")
+        cursor.execute("RESET parallel_tuple_cost")
+        following = business_date + timedelta(days=1)
+        constraints = [
+            f"ALTER COLUMN {name} SET NOT NULL" for name, _, notnull in columns if notnull
+        ]
+        constraints += [f"ADD CONSTRAINT {name} {definition}" for name, definition in checks]
+        constraints.append(
+            f"ADD CONSTRAINT {self.part}_bounds CHECK "
+            "(business_date IS NOT NULL AND business_date >= %s AND business_date < %s)"
+        )
+        cursor.execute(
+            f"ALTER TABLE {self.part} {', '.join(constraints)}", [business_date, following]
+        )
+        return noted + written
 
     def _cast(self, cursor) -> None:
         """The typed rows of every client with a changed row (all its credits: the
@@ -467,7 +502,7 @@ class _PostgresStage:
             f"{money('commissions')} AS commissions, "
             f"{ROW_HASH} AS row_hash, k.id AS credit_id, k.client_id, "
             f"(d.line IS NOT NULL) AS changed, {_suspect_row(every_column=True)} AS suspect "
-            "FROM snapshot_raw r "
+            f"FROM {self.raw} r "
             "LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code) "
             "LEFT JOIN portfolio_quadrant q ON q.code = nullif(trim(r.quadrant_code), '') "
             "LEFT JOIN portfolio_credit k ON k.code = trim(r.credit_code) "
@@ -570,11 +605,11 @@ class _PostgresStage:
         cursor.execute(
             "SELECT line, err FROM ("
             "  SELECT r.line, unnest(array_remove(ARRAY[" + ", ".join(checks) + "], NULL)) AS err"
-            "  FROM snapshot_raw r"
+            f"  FROM {self.raw} r"
             "  LEFT JOIN portfolio_agency a ON a.code = trim(r.agency_code)"
             "  LEFT JOIN portfolio_quadrant q ON q.code = nullif(trim(r.quadrant_code), '')"
             "  LEFT JOIN (SELECT trim(credit_code) AS code, min(line) AS first_line"
-            "             FROM snapshot_raw GROUP BY 1 HAVING count(*) > 1) d"
+            f"             FROM {self.raw} GROUP BY 1 HAVING count(*) > 1) d"
             "    ON d.code = trim(r.credit_code)"
             ") e ORDER BY line LIMIT %s",
             [settings.SEMAFORO["IMPORT_ERROR_LIMIT"]],
@@ -593,11 +628,6 @@ class _PostgresStage:
             "WHERE t.changed",
             [business_date],
         )
-        cursor.execute(
-            f"ALTER TABLE {self.part} ADD CONSTRAINT {self.part}_bounds CHECK "
-            "(business_date IS NOT NULL AND business_date >= %s AND business_date < %s)",
-            [business_date, following],
-        )
         # A repeated credit code stops here (the attach builds the primary key).
         cursor.execute(
             f"ALTER TABLE portfolio_creditposition ATTACH PARTITION {self.part} "
@@ -606,6 +636,7 @@ class _PostgresStage:
         )
         cursor.execute(f"ALTER TABLE {self.part} DROP CONSTRAINT {self.part}_bounds")
         cursor.execute(f"ANALYZE {self.part}")  # the cycle reads this day's partition next
+        cursor.execute(f"DROP TABLE {self.raw}")
 
 
 class _BomSkipper(io.RawIOBase):
