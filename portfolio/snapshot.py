@@ -1039,11 +1039,17 @@ def _quadrant_by_coordinates(cursor) -> tuple[str, list]:
     if not max_size:
         return "NULL", []
     reach = max_size / 2 / METRES_PER_DEGREE
+    # The longitude band too, so that the (lat, lon) index skips the rest of the
+    # latitude band (every quadrant of the country at that latitude): a degree of
+    # longitude shrinks by cos(latitude), at most that of the band's far edge.
+    edge = f"abs(t.lat) + {reach!r}"
+    widest = f"cos(radians(CASE WHEN {edge} < 89 THEN {edge} ELSE 89 END))"
     return (
         "CASE WHEN t.lat IS NOT NULL AND t.lon IS NOT NULL THEN (SELECT q.id "
         "FROM portfolio_quadrant q WHERE q.lat BETWEEN t.lat - %s AND t.lat + %s "
+        f"AND q.lon BETWEEN t.lon - %s / {widest} AND t.lon + %s / {widest} "
         "AND abs(t.lat - q.lat) * %s <= q.size_m / 2.0 "
         "AND abs(t.lon - q.lon) * %s * cos(radians(q.lat)) <= q.size_m / 2.0 "
         "ORDER BY q.code LIMIT 1) END",
-        [reach, reach, METRES_PER_DEGREE, METRES_PER_DEGREE],
+        [reach, reach, reach, reach, METRES_PER_DEGREE, METRES_PER_DEGREE],
     )
