@@ -203,3 +203,18 @@ def test_a_repeated_credit_code_alone_is_refused(organisation, tmp_path):
         "line 4, credit_code: 'CR1' appears more than once; first at line 2"
     ]
     assert Credit.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tie_in_days_past_due_goes_to_the_credit_listed_first(organisation, tmp_path):
+    """The client's agency is its most delinquent credit's; in a tie, the one listed first."""
+    for first, second, day in (("AG02", "AG01", D1), ("AG01", "AG02", D2)):
+        path = write_snapshot(
+            tmp_path / f"{day}.csv",
+            [
+                row(credit_code="CR8", agency_code=first, days_past_due="30"),
+                row(credit_code="CR9", agency_code=second, days_past_due="30"),
+            ],
+        )
+        snapshot_import(source=path, business_date=day)
+        assert Client.objects.get(code="C1").agency.code == first
