@@ -191,7 +191,9 @@ def _record_segment_targets(cursor, day: date) -> int:
 
 
 def _insert_entries(cursor, day: date) -> None:
-    # The one order of the module docstring, used for the cut and for the positions.
+    # The one order of the module docstring, used for the cut and for the positions:
+    # sorted once into each officer's `pos`; the cut and the numbering then sort
+    # integers, not the text keys again.
     quadrant = _bytes("(CASE WHEN reason_rank = 4 THEN quadrant_code ELSE '' END)")
     order = (
         "reason_rank, "
@@ -226,18 +228,19 @@ def _insert_entries(cursor, day: date) -> None:
         "INSERT INTO collections_field_worklistentry (business_date, officer_id, position, "
         "case_id, client_id, reason, action_code, management_type, tramo, quadrant_id, "
         "amount, days_past_due, campaign_id) "
-        f"SELECT %s, officer_id, row_number() OVER (PARTITION BY officer_id ORDER BY {order}), "
+        "SELECT %s, officer_id, row_number() OVER (PARTITION BY officer_id ORDER BY pos), "
         f"case_id, client_id, CASE reason_rank {reason} END, action_code, type, tramo, "
         "quadrant_id, amount, dpd, campaign_id FROM ("
-        f" SELECT r.*, row_number() OVER (PARTITION BY officer_id, type, tramo ORDER BY {order})"
+        " SELECT o.*, row_number() OVER (PARTITION BY officer_id, type, tramo ORDER BY pos)"
         " AS rn FROM ("
+        f" SELECT r.*, row_number() OVER (PARTITION BY officer_id ORDER BY {order}) AS pos FROM ("
         "  SELECT k.*, CASE WHEN reason_rank = 4 THEN sum(score) OVER "
         "  (PARTITION BY officer_id, reason_rank, visited, quadrant_id) ELSE 0 END AS qweight"
         "  FROM (SELECT w.*, CASE WHEN campaign_id IS NOT NULL THEN 1 WHEN broken = 1 THEN 2 "
         "   WHEN due = 1 THEN 3 ELSE 4 END AS reason_rank"
         "   FROM (SELECT b.*, h.campaign_id FROM engine_sel b"
         f"    LEFT JOIN ({hits}) h ON h.case_id = b.case_id"
-        "    WHERE b.phone_day = 0) w) k) r) s "
+        "    WHERE b.phone_day = 0) w) k) r) o) s "
         "WHERE rn <= cap",
         [day, day, day, day, day],
     )
