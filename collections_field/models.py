@@ -8,10 +8,11 @@ from simple_history.models import HistoricalRecords
 from portfolio.models import Address, Agency, Client, ExternalAgency, Officer, Quadrant
 
 # The engine's nightly tables (history, events, worklists, planned actions) are written
-# set-based from rows that exist, and cases, clients and officers are never deleted by
-# SQL (Django's collector still cascades). Their references to those hot rows carry no
-# database constraint: a deferred foreign-key check locks the referenced row once per
-# written row at commit (FOR KEY SHARE), which cost the night 6 s at 1,000,000 credits.
+# set-based from rows that exist, and the rows they reference (cases, clients, officers,
+# results, campaigns, agencies, quadrants) are never deleted by SQL (Django's collector
+# still cascades or sets null). Their references carry no database constraint: a
+# deferred foreign-key check locks the referenced row once per written row at commit
+# (FOR KEY SHARE), which cost the night 6 s at 1,000,000 credits.
 ENGINE_REFERENCE = {"db_constraint": False}
 
 
