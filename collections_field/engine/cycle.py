@@ -7,12 +7,13 @@ never run twice. The command, the Celery task and the API all call `cycle_run`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -89,7 +90,11 @@ def _plan(ctx: CycleContext, scope: Scope) -> dict[str, int]:
 def _lights(ctx: CycleContext, scope: Scope) -> dict[str, int]:
     counts = compute_lights(business_date=ctx.business_date)
     counts.update(escalation_counts(business_date=ctx.business_date, version=ctx.version))
-    counts.update(compute_figures(business_date=ctx.business_date, version=ctx.version))
+    return counts
+
+
+def _figures(ctx: CycleContext, scope: Scope) -> dict[str, int]:
+    counts = compute_figures(business_date=ctx.business_date, version=ctx.version)
     counts.update(compute_team_figures(business_date=ctx.business_date, version=ctx.version))
     return counts
 
@@ -101,28 +106,54 @@ STEPS: list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]] = [
     ("assignment", _assignment),
     ("plan", _plan),
     ("selection", _selection),
+    ("figures", _figures),
     ("lights", _lights),
 ]
 STEP_FUNCTIONS = dict(STEPS)
+# The steps whose writes a step reads: it starts once they are done, and steps that
+# do not read each other's writes run side by side (`cycle_run`). After assignment
+# the plan, the lists and the figures each read only the cases as they stand; the
+# lights read the plan.
+AFTER: dict[str, tuple[str, ...]] = {
+    "events": (),
+    "transitions": ("events",),
+    "assignment": ("transitions",),
+    "plan": ("assignment",),
+    "selection": ("assignment",),
+    "figures": ("assignment",),
+    "lights": ("plan",),
+}
 # Steps that count across agencies (zones, the company) never run in agency chunks.
-WHOLE_STEPS = {"lights"}
+WHOLE_STEPS = {"lights", "figures"}
 
 
 def extra_steps() -> list[tuple[str, Callable[[CycleContext, Scope], dict[str, int]]]]:
     """Steps other apps add after the engine's (`SEMAFORO["CYCLE_EXTRA_STEPS"]`: ledger
-    name → dotted path of `step(*, business_date, version) -> counts`), so the night
-    runs them without this app importing theirs (ARCHITECTURE.md). They run whole,
-    last, each with its ledger row like the engine's own; the editor's preview runs
-    only `STEPS`."""
+    name → dotted path of `step(*, business_date, version) -> counts`, or
+    `{"step": path, "after": [steps whose writes it reads]}`), so the night runs them
+    without this app importing theirs (ARCHITECTURE.md). They run whole, each with its
+    ledger row like the engine's own; the editor's preview runs only `STEPS`."""
     steps = []
-    for name, path in settings.SEMAFORO.get("CYCLE_EXTRA_STEPS", {}).items():
-        hook = import_string(path)
+    for name, entry in settings.SEMAFORO.get("CYCLE_EXTRA_STEPS", {}).items():
+        hook = import_string(entry if isinstance(entry, str) else entry["step"])
 
         def run(ctx: CycleContext, scope: Scope, hook=hook) -> dict[str, int]:
             return hook(business_date=ctx.business_date, version=ctx.version)
 
         steps.append((name, run))
     return steps
+
+
+def steps_after() -> dict[str, tuple[str, ...]]:
+    """`AFTER` with the extra steps': an extra step that does not say what it reads
+    waits for every step listed before it."""
+    after = dict(AFTER)
+    before = [name for name, _fn in STEPS]
+    for name, entry in settings.SEMAFORO.get("CYCLE_EXTRA_STEPS", {}).items():
+        listed = None if isinstance(entry, str) else entry.get("after")
+        after[name] = tuple(before if listed is None else listed)
+        before.append(name)
+    return after
 
 
 def _step_function(name: str) -> Callable[[CycleContext, Scope], dict[str, int]]:
@@ -144,17 +175,25 @@ def cycle_run(
     ctx = cycle_context(run)
     extras = extra_steps()
     whole = WHOLE_STEPS | {name for name, _fn in extras}
+    order = [name for name, _fn in [*STEPS, *extras]]
+    after = steps_after()
+    done = set(
+        run.steps.filter(name__in=order, status=CycleRun.Status.DONE).values_list("name", flat=True)
+    )
+
+    def step(name: str) -> tuple[dict[str, int], float]:
+        started = time.monotonic()
+        position = order.index(name)
+        if distributed and name not in whole:
+            counts = _run_distributed(run, ctx, name, position)
+        else:
+            counts = cycle_step_run(run=run, ctx=ctx, name=name, position=position)
+        return counts, time.monotonic() - started
+
     try:
-        for position, (name, _fn) in enumerate([*STEPS, *extras]):
-            if run.steps.filter(name=name, status=CycleRun.Status.DONE).exists():
-                continue
-            started = time.monotonic()
-            if distributed and name not in whole:
-                counts = _run_distributed(run, ctx, name, position)
-            else:
-                counts = cycle_step_run(run=run, ctx=ctx, name=name, position=position)
+        for name, counts, seconds in _schedule(order, after, done, step, side_by_side()):
             if progress:
-                progress(name, counts, time.monotonic() - started)
+                progress(name, counts, seconds)
     except Exception as exc:
         CycleRun.objects.filter(pk=run.pk).update(
             status=CycleRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
@@ -165,6 +204,56 @@ def cycle_run(
     )
     run.refresh_from_db()
     return run
+
+
+def side_by_side() -> int:
+    """How many steps may run at once. One on SQLite (a single writer), and one inside
+    a caller's transaction: the other connections would not see its rows."""
+    if not sql.is_postgres() or connection.in_atomic_block:
+        return 1
+    return max(1, settings.SEMAFORO.get("CYCLE_SIDE_BY_SIDE", 1))
+
+
+def _schedule(
+    order: list[str],
+    after: dict[str, tuple[str, ...]],
+    done: set[str],
+    step: Callable[[str], tuple[dict[str, int], float]],
+    workers: int,
+) -> Iterator[tuple[str, dict[str, int], float]]:
+    """Run the steps not yet done, each once those it comes after are, up to `workers`
+    at a time (each on its own connection), and yield each as it finishes. A failure
+    lets the running steps finish (each commits or rolls back whole) and starts none."""
+    waiting = [name for name in order if name not in done]
+    if workers <= 1:
+        for name in waiting:
+            yield name, *step(name)
+        return
+    done = set(done)
+    running: dict[Future, str] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cycle") as pool:
+        while waiting or running:
+            for name in list(waiting):
+                if len(running) < workers and all(d in done for d in after[name]):
+                    waiting.remove(name)
+                    running[pool.submit(_on_own_connection, step, name)] = name
+            if not running:
+                raise CycleError(
+                    _("the steps %(steps)s wait for each other") % {"steps": ", ".join(waiting)}
+                )
+            finished, _pending = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                counts, seconds = future.result()
+                done.add(name)
+                yield name, counts, seconds
+
+
+def _on_own_connection(step: Callable[[str], tuple[dict[str, int], float]], name: str):
+    try:
+        return step(name)
+    finally:
+        connection.close()
 
 
 def _start(business_date: date) -> CycleRun:

@@ -118,6 +118,9 @@ def _metrics(rate: str) -> dict[str, Metric]:
         f"AND pay.paid_at < {sql.lima_midnight_after('p.promise_date')})"
     )
     usd = f"CASE WHEN k.currency = 'USD' THEN {rate} ELSE 1 END"
+    # A position's currency from the few dollar credits (joining every credit to a
+    # million positions cost 0.3 s a night).
+    usd_position = f"CASE WHEN pu.id IS NOT NULL THEN {rate} ELSE 1 END"
 
     def day_only(day, month, version):
         return [day]
@@ -151,8 +154,9 @@ def _metrics(rate: str) -> dict[str, Metric]:
     )
     positions = Source(
         "NULL",
-        "FROM portfolio_creditposition p JOIN portfolio_credit k ON k.id = p.credit_id "
-        "JOIN portfolio_client cl ON cl.id = p.client_id "
+        "FROM portfolio_creditposition p JOIN portfolio_client cl ON cl.id = p.client_id "
+        "LEFT JOIN (SELECT u.id FROM portfolio_credit u WHERE u.currency = 'USD') pu "
+        "ON pu.id = p.credit_id "
         "LEFT JOIN collections_field_case c ON c.client_id = p.client_id "
         "WHERE p.business_date = %s AND ",
         day_only,
@@ -194,10 +198,10 @@ def _metrics(rate: str) -> dict[str, Metric]:
             params=lambda day, month, version: [version.pk, version.pk, month, day],
         ),
         "balance_total": Metric(
-            positions, value=f"p.principal_balance * {usd}", drills=False
+            positions, value=f"p.principal_balance * {usd_position}", drills=False
         ),
         "balance_delinquent": Metric(
-            positions, "p.days_past_due > %s", value=f"p.principal_balance * {usd}",
+            positions, "p.days_past_due > %s", value=f"p.principal_balance * {usd_position}",
             params=lambda day, month, version: [DELINQUENT_AFTER_DAYS],
         ),
         "visits_verified": Metric(visits, f"r.verified = {sql.true()}"),

@@ -71,26 +71,55 @@ def plan_actions(
         if sql.is_postgres():
             # Autovacuum may be off or late: the joins below need this night's counts.
             cursor.execute(f"ANALYZE {table}")
-        # 1. Close the pending actions their case no longer matches (see the docstring):
-        # one join of the pending actions with their case and their item (an item is
-        # unique by version, type, tramo and order), not a lookup per action.
-        cursor.execute(
-            f"UPDATE {table} AS a SET "
-            "status = CASE WHEN a.window_to < %s THEN 'missed' ELSE 'cancelled' END, "
-            "late = CASE WHEN a.window_to < %s THEN true ELSE a.late END, closed_on = %s "
-            f"FROM (SELECT p.id FROM {table} p "
-            "LEFT JOIN collections_field_case c ON c.id = p.case_id AND c.status <> 'closed' "
-            "LEFT JOIN strategy_actionplanitem i ON i.version_id = %s AND i.type = p.type "
-            'AND i.tramo = p.tramo AND i."order" = p."order" '
-            f"WHERE p.status IN ('queued', 'open') AND {_in_scope('p', scope)} AND ("
-            "c.id IS NULL OR i.id IS NULL OR c.overdue_since IS NULL "
+        # 1. One pass over the pending actions and their case (an item is unique by
+        # version, type, tramo and order: one join, not a lookup per action): close
+        # those their case no longer matches (see the docstring); the others follow
+        # their case to its officer (manual ones: assignment ran before) and their
+        # client to another agency (a transfer in core banking: the inboxes find an
+        # agency's actions by this copy). Actions planned below take both from the case.
+        gone = (
+            "(c.id IS NULL OR i.id IS NULL OR c.overdue_since IS NULL "
             "OR c.management_type <> p.type OR c.tramo <> p.tramo OR i.channel <> p.channel "
             "OR i.manual <> p.manual OR i.from_day <> p.from_day OR i.to_day <> p.to_day "
-            f"OR p.window_from <> {sql.date_plus('c.overdue_since', 'i.from_day')})) gone "
-            "WHERE a.id = gone.id",
-            [day, day, day, v],
+            f"OR p.window_from <> {sql.date_plus('c.overdue_since', 'i.from_day')})"
         )
-        closed = cursor.rowcount
+        owner = "(p.manual AND p.status = 'open' AND p.officer_id IS DISTINCT FROM c.officer_id)"
+        pending = (
+            f"SELECT p.id, CASE WHEN {gone} THEN 1 ELSE 0 END AS gone, "
+            f"CASE WHEN {owner} THEN 1 ELSE 0 END AS new_owner, "
+            "CASE WHEN p.agency_id IS DISTINCT FROM cl.agency_id THEN 1 ELSE 0 END "
+            "AS new_agency, c.officer_id, cl.agency_id "
+            f"FROM {table} p "
+            "LEFT JOIN collections_field_case c ON c.id = p.case_id AND c.status <> 'closed' "
+            "LEFT JOIN portfolio_client cl ON cl.id = c.client_id "
+            "LEFT JOIN strategy_actionplanitem i ON i.version_id = %s AND i.type = p.type "
+            'AND i.tramo = p.tramo AND i."order" = p."order" '
+            f"WHERE p.status IN ('queued', 'open') AND {_in_scope('p', scope)} AND ({gone} "
+            f"OR {owner} OR p.agency_id IS DISTINCT FROM cl.agency_id)"
+        )
+        update = (
+            f"UPDATE {table} AS a SET "
+            "status = CASE WHEN x.gone = 0 THEN a.status "
+            "WHEN a.window_to < %s THEN 'missed' ELSE 'cancelled' END, "
+            "late = CASE WHEN x.gone = 1 AND a.window_to < %s THEN true ELSE a.late END, "
+            "closed_on = CASE WHEN x.gone = 1 THEN %s ELSE a.closed_on END, "
+            "officer_id = CASE WHEN x.gone = 0 AND x.new_owner = 1 THEN x.officer_id "
+            "ELSE a.officer_id END, "
+            "agency_id = CASE WHEN x.gone = 0 THEN x.agency_id ELSE a.agency_id END "
+            f"FROM ({pending}) x WHERE a.id = x.id"
+        )
+        if sql.is_postgres():
+            cursor.execute(
+                f"{update} RETURNING x.gone, x.new_owner, x.new_agency", [day, day, day, v]
+            )
+            rows = cursor.fetchall()
+        else:  # SQLite's RETURNING names only the updated table's columns
+            cursor.execute(f"SELECT gone, new_owner, new_agency FROM ({pending}) x", [v])
+            rows = cursor.fetchall()
+            cursor.execute(update, [day, day, day, v])
+        closed = sum(row[0] for row in rows)
+        moved = sum(row[1] for row in rows if not row[0])
+        transferred = sum(row[2] for row in rows if not row[0])
 
         # 2. Every item whose window opened by today and was still open at the
         # previous snapshot: one action per case, item and window (a re-run adds
@@ -132,23 +161,6 @@ def plan_actions(
             params,
         )
         planned = cursor.rowcount
-
-        # 3. Manual actions follow their case to its officer (assignment ran before).
-        cursor.execute(
-            f"UPDATE {table} AS a SET officer_id = c.officer_id FROM collections_field_case c "
-            "WHERE c.id = a.case_id AND a.manual = true AND a.status = 'open' "
-            f"AND a.officer_id IS DISTINCT FROM c.officer_id AND {scope.cases('c')}"
-        )
-        moved = cursor.rowcount
-        # ... and every pending action its client to another agency (a transfer in core
-        # banking): the inboxes find an agency's actions by this copy.
-        cursor.execute(
-            f"UPDATE {table} AS a SET agency_id = cl.agency_id FROM collections_field_case c "
-            "JOIN portfolio_client cl ON cl.id = c.client_id WHERE c.id = a.case_id "
-            "AND a.status IN ('queued', 'open') AND a.agency_id IS DISTINCT FROM cl.agency_id "
-            f"AND {scope.cases('c')}"
-        )
-        transferred = cursor.rowcount
 
         # 4. Results registered before their action existed (a replay, a late sync).
         since = sql.start_of(previous_snapshot or day)

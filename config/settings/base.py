@@ -306,9 +306,19 @@ SEMAFORO = {
     # ... panels drawn on the dashboards, each `hook(*, request, board)` returning
     # `{"template", "context"}` or None ...
     "DASHBOARD_PANELS": ["notifications.pages.productivity_panel"],
-    # ... and steps run at the end of the night, after the engine's: ledger name →
-    # `step(*, business_date, version) -> counts` (collections_field/engine/cycle.py).
-    "CYCLE_EXTRA_STEPS": {"productivity": "notifications.productivity.channel_figures_step"},
+    # ... and steps the night runs after the engine's: ledger name → `step(*,
+    # business_date, version) -> counts`, or {"step", "after": the steps whose writes
+    # it reads} (collections_field/engine/cycle.py). The productivity reads the cases
+    # as assigned, results, payments and messages: nothing the later steps write.
+    "CYCLE_EXTRA_STEPS": {
+        "productivity": {
+            "step": "notifications.productivity.channel_figures_step",
+            "after": ["assignment"],
+        }
+    },
+    # Night steps that do not read each other's writes run side by side, each on its
+    # own database connection (PostgreSQL only): as many at once as this.
+    "CYCLE_SIDE_BY_SIDE": int(env("SEMAFORO_CYCLE_SIDE_BY_SIDE", "2") or 2),
 }
 if SEMAFORO["MAP_TILES_URL"]:
     _tiles = urlsplit(SEMAFORO["MAP_TILES_URL"].replace("{s}", "a"))

@@ -37,7 +37,8 @@ def test_a_night_and_a_day_over_the_api(core, tmp_path):
     cycle = core.post("/api/v1/cycles/", {"date": "2026-11-02"}, format="json")
     assert cycle.status_code == 200 and cycle.json()["status"] == "done"
     assert [s["name"] for s in cycle.json()["steps"]] == [
-        "events", "transitions", "assignment", "plan", "selection", "lights", "productivity",
+        "events", "transitions", "assignment", "plan", "selection", "figures", "lights",
+        "productivity",
     ]  # fmt: skip
 
     result = {
