@@ -41,6 +41,10 @@ def play(r: Replay, n_clients: int) -> None:
     """Two nights: results and payments for some clients, then the cycles."""
     r.snapshot(1, portfolio(n_clients, 1))
     r.cycle(1)
+    second_night(r, n_clients)
+
+
+def second_night(r: Replay, n_clients: int) -> None:
     for i in range(0, n_clients, 10):
         r.result(2, f"C{i:05d}", "10", promise_in=1)
     for i in range(3, n_clients, 10):
@@ -103,14 +107,7 @@ def test_a_crash_after_transitions_then_a_rerun_equals_one_clean_run(
 
     monkeypatch.setitem(cycle.STEP_FUNCTIONS, "assignment", steps["assignment"])
     replay.cycle(1)  # re-run: skips events and transitions, finishes assignment
-    for i in range(0, 40, 10):
-        replay.result(2, f"C{i:05d}", "10", promise_in=1)
-    for i in range(3, 40, 10):
-        replay.result(2, f"C{i:05d}", "20")
-    for i in range(5, 40, 10):
-        replay.payment(2, f"CR{i:05d}", installments=1)
-    replay.snapshot(2, portfolio(40, 2))
-    replay.cycle(2)
+    second_night(replay, 40)
     assert state() == clean
 
 
@@ -187,14 +184,7 @@ def test_a_step_failing_beside_another_lets_it_finish_and_a_rerun_equals_one_cle
     monkeypatch.setitem(cycle.STEP_FUNCTIONS, "plan", steps["plan"])
     monkeypatch.setitem(cycle.STEP_FUNCTIONS, "selection", steps["selection"])
     replay.cycle(1)
-    for i in range(0, 40, 10):
-        replay.result(2, f"C{i:05d}", "10", promise_in=1)
-    for i in range(3, 40, 10):
-        replay.result(2, f"C{i:05d}", "20")
-    for i in range(5, 40, 10):
-        replay.payment(2, f"CR{i:05d}", installments=1)
-    replay.snapshot(2, portfolio(40, 2))
-    replay.cycle(2)
+    second_night(replay, 40)
     assert state() == clean
 
 
