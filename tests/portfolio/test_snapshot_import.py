@@ -3,11 +3,14 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from portfolio import snapshot
 from portfolio.exceptions import SnapshotError
 from portfolio.models import Address, Client, Credit, CreditPosition, SnapshotImport
-from portfolio.services import snapshot_import
-from tests.support import row, write_snapshot
+from portfolio.services import organisation_load, snapshot_import
+from tests.support import ORGANISATION, row, write_snapshot
 
 D1, D2 = date(2026, 11, 23), date(2026, 11, 24)
 
@@ -218,3 +221,117 @@ def test_a_tie_in_days_past_due_goes_to_the_credit_listed_first(organisation, tm
         )
         snapshot_import(source=path, business_date=day)
         assert Client.objects.get(code="C1").agency.code == first
+
+
+# --- A first load: foreign keys and indexes set aside, then rebuilt in bulk ---------
+
+
+def catalog() -> tuple[list, list]:
+    """The constraints and indexes of the tables a bulk load writes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) ORDER BY 1, 2",
+            [snapshot.BULK_TABLES],
+        )
+        constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1",
+            [snapshot.BULK_TABLES],
+        )
+        return constraints, cursor.fetchall()
+
+
+def written() -> tuple[list, ...]:
+    """What the import wrote, by codes (ids and dates differ between two loads)."""
+    return (
+        list(
+            Client.objects.order_by("code").values_list(
+                "code", "name", "document_id", "phone", "email", "agency__code"
+            )
+        ),
+        list(
+            Credit.objects.order_by("code").values_list(
+                "code", "client__code", "product", "currency", "disbursed_amount", "agency__code"
+            )
+        ),
+        list(
+            Address.objects.order_by("client__code").values_list(
+                "client__code", "kind", "text", "lat", "lon", "quadrant__code", "subzone__code"
+            )
+        ),
+        list(
+            CreditPosition.objects.order_by("credit__code").values_list(
+                "credit__code", "client__code", "days_past_due", "principal_balance"
+            )
+        ),
+    )
+
+
+def bulk_statements(queries) -> list[str]:
+    """The statements that set keys and indexes aside and back (not the partition's)."""
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("DROP INDEX")
+        or any(f"ALTER TABLE {table} " in q["sql"] for table in snapshot.BULK_TABLES)
+    ]
+
+
+@pytest.fixture
+def postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the bulk path is PostgreSQL's (SQLite checks no keys row by row)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_load_sets_keys_and_indexes_aside_and_writes_the_same(
+    postgres_only, two_clients, monkeypatch
+):
+    before = catalog()
+    snapshot_import(source=two_clients, business_date=D1)  # 3 credits: row by row
+    one_by_one = written()
+    assert one_by_one[1] and catalog() == before
+
+    call_command("flush", interactive=False)
+    organisation_load(document=ORGANISATION)
+    monkeypatch.setattr(snapshot, "BULK_NEW_CREDITS", 1)
+    with CaptureQueriesContext(connection) as queries:
+        snapshot_import(source=two_clients, business_date=D2)
+    statements = bulk_statements(queries.captured_queries)
+    assert any(s.startswith("DROP INDEX") for s in statements)
+    assert any("ADD CONSTRAINT" in s for s in statements)
+    assert written() == one_by_one
+    assert catalog() == before  # every key and index back, as Django made them
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_that_fails_leaves_keys_indexes_and_tables_as_they_were(
+    postgres_only, two_clients, monkeypatch
+):
+    before = catalog()
+    monkeypatch.setattr(snapshot, "BULK_NEW_CREDITS", 1)
+
+    def fail(cursor, saved):
+        raise RuntimeError("server gone")
+
+    monkeypatch.setattr(snapshot, "foreign_keys_restore", fail)
+    with pytest.raises(RuntimeError, match="server gone"):
+        snapshot_import(source=two_clients, business_date=D1)
+    assert catalog() == before
+    assert not Client.objects.exists() and not Credit.objects.exists()
+    assert not SnapshotImport.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_night_with_fewer_new_credits_than_the_portfolio_holds_is_not_bulk(
+    postgres_only, two_clients, tmp_path, monkeypatch
+):
+    snapshot_import(source=two_clients, business_date=D1)
+    monkeypatch.setattr(snapshot, "BULK_NEW_CREDITS", 1)
+    rows = [row(), row(credit_code="CR9", client_code="C9", document_id="40999999")]
+    with CaptureQueriesContext(connection) as queries:
+        snapshot_import(source=write_snapshot(tmp_path / "d2.csv", rows), business_date=D2)
+    assert bulk_statements(queries.captured_queries) == []
+    assert Credit.objects.filter(code="CR9").exists()
