@@ -108,18 +108,22 @@ def plan_actions(
             "agency_id = CASE WHEN x.gone = 0 THEN x.agency_id ELSE a.agency_id END "
             f"FROM ({pending}) x WHERE a.id = x.id"
         )
+        # How many closed, and of the others how many changed officer or agency.
+        tally = (
+            "SELECT coalesce(sum(gone), 0), "
+            "coalesce(sum(CASE WHEN gone = 0 THEN new_owner ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN gone = 0 THEN new_agency ELSE 0 END), 0) FROM "
+        )
         if sql.is_postgres():
             cursor.execute(
-                f"{update} RETURNING x.gone, x.new_owner, x.new_agency", [day, day, day, v]
+                f"WITH u AS ({update} RETURNING x.gone, x.new_owner, x.new_agency) {tally} u",
+                [day, day, day, v],
             )
-            rows = cursor.fetchall()
+            closed, moved, transferred = cursor.fetchone()
         else:  # SQLite's RETURNING names only the updated table's columns
-            cursor.execute(f"SELECT gone, new_owner, new_agency FROM ({pending}) x", [v])
-            rows = cursor.fetchall()
+            cursor.execute(f"{tally} ({pending}) x", [v])
+            closed, moved, transferred = cursor.fetchone()
             cursor.execute(update, [day, day, day, v])
-        closed = sum(row[0] for row in rows)
-        moved = sum(row[1] for row in rows if not row[0])
-        transferred = sum(row[2] for row in rows if not row[0])
 
         # 2. Every item whose window opened by today and was still open at the
         # previous snapshot: one action per case, item and window (a re-run adds
