@@ -143,7 +143,11 @@ class FieldResult(models.Model):
         INBOUND = "inbound", _("Inbound contact")
 
     uuid = models.UUIDField(unique=True)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="results")
+    # No index of its own: `result_client_time` starts with the client (one index
+    # fewer to write for every result registered and every result taken in).
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, related_name="results", db_index=False
+    )
     result_code = models.CharField(_("result"), max_length=10)
     occurred_at = models.DateTimeField(_("occurred at"))
     officer = models.ForeignKey(

@@ -97,7 +97,18 @@ def plan_actions(
             f"WHERE p.status IN ('queued', 'open') AND {_in_scope('p', scope)} AND ({gone} "
             f"OR {owner} OR p.agency_id IS DISTINCT FROM cl.agency_id)"
         )
-        update = (
+        # The actions to change, apart first (a read PostgreSQL may spread over its
+        # workers), then one update by id: an UPDATE … FROM this read joined the
+        # actions with themselves (0.5 s a night at 1M credits).
+        sql.create_temp(cursor, "engine_plan_check", pending, [v])
+        cursor.execute(
+            "SELECT coalesce(sum(gone), 0), "
+            "coalesce(sum(CASE WHEN gone = 0 THEN new_owner ELSE 0 END), 0), "
+            "coalesce(sum(CASE WHEN gone = 0 THEN new_agency ELSE 0 END), 0) "
+            "FROM engine_plan_check"
+        )
+        closed, moved, transferred = cursor.fetchone()
+        cursor.execute(
             f"UPDATE {table} AS a SET "
             "status = CASE WHEN x.gone = 0 THEN a.status "
             "WHEN a.window_to < %s THEN 'missed' ELSE 'cancelled' END, "
@@ -106,24 +117,9 @@ def plan_actions(
             "officer_id = CASE WHEN x.gone = 0 AND x.new_owner = 1 THEN x.officer_id "
             "ELSE a.officer_id END, "
             "agency_id = CASE WHEN x.gone = 0 THEN x.agency_id ELSE a.agency_id END "
-            f"FROM ({pending}) x WHERE a.id = x.id"
+            "FROM engine_plan_check x WHERE a.id = x.id",
+            [day, day, day],
         )
-        # How many closed, and of the others how many changed officer or agency.
-        tally = (
-            "SELECT coalesce(sum(gone), 0), "
-            "coalesce(sum(CASE WHEN gone = 0 THEN new_owner ELSE 0 END), 0), "
-            "coalesce(sum(CASE WHEN gone = 0 THEN new_agency ELSE 0 END), 0) FROM "
-        )
-        if sql.is_postgres():
-            cursor.execute(
-                f"WITH u AS ({update} RETURNING x.gone, x.new_owner, x.new_agency) {tally} u",
-                [day, day, day, v],
-            )
-            closed, moved, transferred = cursor.fetchone()
-        else:  # SQLite's RETURNING names only the updated table's columns
-            cursor.execute(f"{tally} ({pending}) x", [v])
-            closed, moved, transferred = cursor.fetchone()
-            cursor.execute(update, [day, day, day, v])
 
         # 2. Every item whose window opened by today and was still open at the
         # previous snapshot: one action per case, item and window (a re-run adds
@@ -190,7 +186,7 @@ def plan_actions(
             [day],
         )
         done = cursor.rowcount
-        sql.drop_temp(cursor, "engine_plan_done")
+        sql.drop_temp(cursor, "engine_plan_check", "engine_plan_done")
     return {
         "planned": planned,
         "closed": closed,

@@ -180,14 +180,12 @@ def _apply_guard(cursor, v: int) -> None:
         " AND fc.type = engine_move.type AND fc.code = engine_move.from_class)",
         [v, v, v],
     )
+    # One join with the strategy's codes (two lookups per move cost 0.3 s a pass).
     cursor.execute(
-        "UPDATE engine_move SET "
-        "to_class = (SELECT a.classification FROM strategy_suggestedaction a "
-        " WHERE a.version_id = %s AND a.type = engine_move.type AND a.code = engine_move.to_code), "
-        "to_tramo = (SELECT a.tramo FROM strategy_suggestedaction a "
-        " WHERE a.version_id = %s AND a.type = engine_move.type AND a.code = engine_move.to_code) "
-        "WHERE guarded = 1 AND applies = 1",
-        [v, v],
+        "UPDATE engine_move AS m SET to_class = a.classification, to_tramo = a.tramo "
+        "FROM strategy_suggestedaction a WHERE a.version_id = %s AND a.type = m.type "
+        "AND a.code = m.to_code AND m.guarded = 1 AND m.applies = 1",
+        [v],
     )
 
 
