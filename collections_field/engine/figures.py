@@ -100,17 +100,19 @@ class Metric:
 
 def _metrics(rate: str) -> dict[str, Metric]:
     in_month = "(c.status <> 'closed' OR c.closed_on >= %s)"
-    # The cases that moved out of tramo 1 this month (the tramo of the codes left and
-    # reached). One uncorrelated set the planner hashes once: as an EXISTS per case it
-    # cost 5-10 s a night at 1M credits.
+    # The cases that moved out of tramo 1 this month, with the furthest tramo they
+    # reached (the tramo of the codes left and reached): one grouped set joined to the
+    # cases, read once for both tramo figures (as an EXISTS per case it cost 5-10 s a
+    # night at 1M credits; as one IN set per figure, the same join twice).
     moves = (
-        "SELECT h.case_id FROM collections_field_casehistory h "
+        "SELECT h.case_id, max(st.tramo) AS reached FROM collections_field_casehistory h "
         "JOIN collections_field_case hc ON hc.id = h.case_id "
         "JOIN strategy_suggestedaction sf ON sf.version_id = %s "
         "AND sf.type = hc.management_type AND sf.code = h.from_code "
         "JOIN strategy_suggestedaction st ON st.version_id = %s "
         "AND st.type = hc.management_type AND st.code = h.to_code "
-        "WHERE h.business_date >= %s AND h.business_date <= %s AND sf.tramo = 1"
+        "WHERE h.business_date >= %s AND h.business_date <= %s AND sf.tramo = 1 "
+        "GROUP BY h.case_id"
     )
     kept = (
         "EXISTS (SELECT 1 FROM portfolio_payment pay JOIN portfolio_credit pk "
@@ -133,7 +135,9 @@ def _metrics(rate: str) -> dict[str, Metric]:
 
     cases = Source(
         "c.officer_id",
-        "FROM collections_field_case c JOIN portfolio_client cl ON cl.id = c.client_id WHERE ",
+        "FROM collections_field_case c JOIN portfolio_client cl ON cl.id = c.client_id "
+        f"LEFT JOIN ({moves}) t1 ON t1.case_id = c.id WHERE ",
+        lambda day, month, version: [version.pk, version.pk, month, day],
     )
     promises = Source(
         "p.officer_id",
@@ -190,13 +194,10 @@ def _metrics(rate: str) -> dict[str, Metric]:
             params=month_to_day,
         ),
         "tramo1_base": Metric(
-            cases, f"(c.tramo = 1 AND {in_month}) OR c.id IN ({moves})",
-            params=lambda day, month, version: [month, version.pk, version.pk, month, day],
+            cases, f"(c.tramo = 1 AND {in_month}) OR t1.case_id IS NOT NULL",
+            params=lambda day, month, version: [month],
         ),
-        "tramo1_rolled": Metric(
-            cases, f"c.id IN ({moves} AND st.tramo >= 2)",
-            params=lambda day, month, version: [version.pk, version.pk, month, day],
-        ),
+        "tramo1_rolled": Metric(cases, "t1.reached >= 2"),
         "balance_total": Metric(
             positions, value=f"p.principal_balance * {usd_position}", drills=False
         ),
