@@ -719,6 +719,8 @@ def _row_error(line: int, err: str) -> SnapshotRowError:
 
 
 class _SqliteStage:
+    noted = -1  # not counted: the merge looks for the changed clients
+
     def stage(self, stream: BinaryIO, header: list[str], business_date: date) -> None:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         try:
@@ -969,7 +971,7 @@ def _merge(business_date: date, stage) -> SnapshotResult:
         client = 'client_code COLLATE "C"' if postgres else "client_code"
         changed = (
             ""
-            if getattr(stage, "noted", -1) == stage.rows
+            if stage.noted == stage.rows
             else "WHERE client_code IN (SELECT c.client_code FROM snapshot_typed c WHERE c.changed)"
         )
         cursor.execute(
