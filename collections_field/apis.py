@@ -273,16 +273,27 @@ class CycleOutSerializer(serializers.Serializer):
     steps = serializers.SerializerMethodField()
 
     def get_steps(self, run) -> list[dict]:
-        return [
-            {
+        """The steps in order; a step run in shares or agency chunks lists them as its
+        `parts` (while it runs, the parts done so far under a `running` step)."""
+
+        def row(s) -> dict:
+            return {
                 "name": s.name,
                 "status": s.status,
                 "seconds": round(s.seconds, 3),
                 "statements": s.statements,
                 "counts": s.counts,
             }
-            for s in run.steps.all()
-        ]
+
+        steps: dict[str, dict] = {}
+        for s in run.steps.order_by("position", "name"):
+            base, _sep, part = s.name.partition("#")
+            entry = steps.setdefault(base, {"name": base, "status": "running", "parts": []})
+            if part:
+                entry["parts"].append(row(s))
+            else:
+                entry.update(row(s))
+        return list(steps.values())
 
 
 class CycleQueuedSerializer(serializers.Serializer):

@@ -43,25 +43,45 @@ RANK = {"PG": 1, "70": 2, "CA": 2, "80": 3, "60": 4, "TR": 5, "result": 6}
 
 @dataclass(frozen=True)
 class Scope:
-    """The clients a (chunk of a) step works on: all, or those of some agencies."""
+    """The clients a (chunk of a) step works on: all, those of some agencies, or a
+    share of them by id (`share = (part, parts)`: the clients whose id leaves `part`
+    when divided by `parts`), so that one step runs on several connections at once
+    with no client in two chunks."""
 
     agency_ids: tuple[int, ...] | None = None
+    share: tuple[int, int] | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.agency_ids is None and self.share is None
+
+    def client_ids(self, column: str) -> str:
+        """A SQL condition on a column holding a client's id."""
+        conditions = [] if self.share is None else [self._share(column)]
+        if self.agency_ids is not None:
+            conditions.append(
+                f"{column} IN (SELECT sc.id FROM portfolio_client sc WHERE {self._agencies('sc')})"
+            )
+        return " AND ".join(conditions) or "1 = 1"
 
     def clients(self, alias: str) -> str:
         """A SQL condition on a `portfolio_client` alias."""
-        if self.agency_ids is None:
-            return "1 = 1"
-        ids = ", ".join(str(int(i)) for i in self.agency_ids) or "NULL"
-        return f"{alias}.agency_id IN ({ids})"
+        conditions = [] if self.share is None else [self._share(f"{alias}.id")]
+        if self.agency_ids is not None:
+            conditions.append(self._agencies(alias))
+        return " AND ".join(conditions) or "1 = 1"
 
     def cases(self, alias: str) -> str:
         """A SQL condition on a `collections_field_case` alias."""
-        if self.agency_ids is None:
-            return "1 = 1"
-        return (
-            f"{alias}.client_id IN (SELECT sc.id FROM portfolio_client sc "
-            f"WHERE {self.clients('sc')})"
-        )
+        return self.client_ids(f"{alias}.client_id")
+
+    def _share(self, column: str) -> str:
+        part, parts = (int(n) for n in self.share or (0, 1))
+        return f"mod({column}, {parts}) = {part}"
+
+    def _agencies(self, alias: str) -> str:
+        ids = ", ".join(str(int(i)) for i in self.agency_ids or ()) or "NULL"
+        return f"{alias}.agency_id IN ({ids})"
 
 
 ALL_CLIENTS = Scope()
@@ -104,12 +124,9 @@ def derive_events(
             "engine_usd",
             "SELECT id FROM portfolio_credit WHERE currency = 'USD' AND left_on IS NULL",
         )
-        in_scope = (
-            ""
-            if scope.agency_ids is None
-            else f"AND p.client_id IN (SELECT cl.id FROM portfolio_client cl "
-            f"WHERE {scope.clients('cl')}) "
-        )
+        in_scope = "" if scope.whole else f"AND {scope.client_ids('p.client_id')} "
+        od_scope = "" if scope.whole else f" AND {scope.client_ids('od.client_id')}"
+        oc_scope = "" if scope.whole else f" AND {scope.cases('oc')}"
         today = sql.positions_table(cursor, day)
         before = sql.positions_table(cursor, previous_snapshot)
         if sql.is_postgres():
@@ -136,9 +153,10 @@ def derive_events(
             f"LEFT JOIN {before} pp ON pp.credit_id = p.credit_id "
             "AND pp.business_date = %s "
             "WHERE p.business_date = %s AND p.client_id IN ("
-            "SELECT oc.client_id FROM collections_field_case oc WHERE oc.status <> 'closed' "
+            "SELECT oc.client_id FROM collections_field_case oc WHERE oc.status <> 'closed'"
+            f"{oc_scope} "
             f"UNION ALL SELECT od.client_id FROM {today} od "
-            f"WHERE od.business_date = %s AND od.days_past_due > 0) {in_scope}"
+            f"WHERE od.business_date = %s AND od.days_past_due > 0{od_scope}) {in_scope}"
             "GROUP BY p.client_id",
             [rate, rate, day, previous_snapshot, day, day],
         )
@@ -146,7 +164,7 @@ def derive_events(
             cursor.execute("RESET enable_hashagg")
         cursor.execute("CREATE UNIQUE INDEX engine_client_id ON engine_client (client_id)")
 
-        counts.update(_open_cases(cursor, day, version))
+        counts.update(_open_cases(cursor, day, version, scope))
 
         cursor.execute(
             "DELETE FROM collections_field_caseevent WHERE business_date = %s AND case_id IN "
@@ -191,7 +209,8 @@ def derive_events(
             "overdue_amount = coalesce(ec.overdue, 0), overdue_since = ec.overdue_since, "
             "updated_for = %s FROM collections_field_case c2 "
             "LEFT JOIN engine_client ec ON ec.client_id = c2.client_id "
-            f"WHERE c2.id = c.id AND c.status <> 'closed' AND {scope.cases('c')} AND ("
+            f"WHERE c2.id = c.id AND c.status <> 'closed' AND {scope.cases('c')} "
+            f"AND {scope.cases('c2')} AND ("
             "c.exposure IS DISTINCT FROM coalesce(ec.exposure, 0) "
             "OR c.overdue_amount IS DISTINCT FROM coalesce(ec.overdue, 0) "
             "OR c.overdue_since IS DISTINCT FROM ec.overdue_since)",
@@ -345,19 +364,19 @@ def derive_events(
             "applied, detail, previous_dpd FROM engine_event ORDER BY n"
         )
         counts["items"] = cursor.rowcount
-        if sql.is_postgres():
+        if sql.is_postgres() and scope.share is None:  # (shares: once all are in, cycle.py)
             cursor.execute("ANALYZE collections_field_caseevent")
 
         # Taken in: later cycles will not see these again.
         # (every result has a client and every payment a credit: no filter for all clients)
-        results_in_scope, payments_in_scope = (
-            ("", "")
-            if scope.agency_ids is None
+        # (a chunk's few pending payments look their credits' clients up one by one)
+        results_in_scope, credits, payments_in_scope = (
+            ("", "", "")
+            if scope.whole
             else (
-                "AND r.client_id IN "
-                f"(SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')})",
-                "AND pay.credit_id IN (SELECT k.id FROM portfolio_credit k "
-                f"JOIN portfolio_client cl ON cl.id = k.client_id WHERE {scope.clients('cl')})",
+                f"AND {scope.client_ids('r.client_id')}",
+                "FROM portfolio_credit k ",
+                f"AND k.id = pay.credit_id AND {scope.client_ids('k.client_id')}",
             )
         )
         cursor.execute(
@@ -366,7 +385,7 @@ def derive_events(
             [day, end],
         )
         cursor.execute(
-            "UPDATE portfolio_payment AS pay SET applied_on = %s "
+            f"UPDATE portfolio_payment AS pay SET applied_on = %s {credits}"
             f"WHERE pay.applied_on IS NULL AND pay.paid_at < %s {payments_in_scope}",
             [day, end],
         )
@@ -419,7 +438,7 @@ def _create_items(cursor) -> None:
         )
 
 
-def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
+def _open_cases(cursor, day: date, version: StrategyVersion, scope: Scope) -> dict[str, int]:
     """New delinquent clients open a case at their classification and tramo, visit 1;
     a returning client re-opens with the classification it left with (Caso 1: C11).
 
@@ -512,7 +531,8 @@ def _open_cases(cursor, day: date, version: StrategyVersion) -> dict[str, int]:
         [day, day, v],
     )
     opened = cursor.rowcount
-    sql.analyze_if_grown(cursor, "collections_field_case", opened)
+    if scope.share is None:  # (shares: once all are in, cycle.py)
+        sql.analyze_if_grown(cursor, "collections_field_case", opened)
     cursor.execute(
         "UPDATE collections_field_case AS c SET management_type = eo.type, "
         "classification = eo.classification, action_code = eo.action_code, tramo = a.tramo, "

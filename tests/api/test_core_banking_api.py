@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from collections_field.engine import cycle as cycle_module
 from portfolio.models import ApiToken, Payment
 from portfolio.services import token_hash, token_issue
 from strategy.services import strategy_load_default
@@ -40,6 +41,11 @@ def test_a_night_and_a_day_over_the_api(core, tmp_path):
         "events", "transitions", "assignment", "plan", "selection", "figures", "lights",
         "productivity",
     ]  # fmt: skip
+    # Client-by-client steps run in shares where steps run side by side (PostgreSQL).
+    parts = {s["name"]: [p["name"] for p in s["parts"]] for s in cycle.json()["steps"]}
+    shared = cycle_module.side_by_side() > 1
+    assert parts["events"] == (["events#0", "events#1"] if shared else [])
+    assert parts["assignment"] == []
 
     result = {
         "uuid": str(uuid.uuid4()),

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from collections_field.engine import cycle
+from collections_field.engine import cycle, sql
+from collections_field.engine.events import Scope
 from collections_field.models import (
     Case,
     CaseHistory,
@@ -17,6 +18,7 @@ from collections_field.models import (
     PlannedAction,
     WorklistEntry,
 )
+from portfolio.models import Client
 from strategy.services import strategy_load_default
 
 from .replay import Replay, overdue_row
@@ -70,6 +72,26 @@ def state() -> tuple:
     return cases, history
 
 
+def steps_done(run: CycleRun) -> set[str]:
+    """The whole steps done (not their shares' or chunks' rows, "events#0")."""
+    names = run.steps.filter(status="done").values_list("name", flat=True)
+    return {name for name in names if "#" not in name}
+
+
+def statements_per_step(day) -> dict[str, int]:
+    rows = CycleStep.objects.filter(run__business_date=day).values_list("name", "statements")
+    return {name: statements for name, statements in rows if "#" not in name}
+
+
+def fresh_start() -> None:
+    call_command("flush", interactive=False)
+    from portfolio.services import organisation_load
+    from tests.support import ORGANISATION
+
+    organisation_load(document=ORGANISATION)
+    strategy_load_default()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_finished_date_is_not_run_twice(replay):
     play(replay, 30)
@@ -87,12 +109,7 @@ def test_a_crash_after_transitions_then_a_rerun_equals_one_clean_run(
     play(replay, 40)
     clean = state()
 
-    call_command("flush", interactive=False)
-    from portfolio.services import organisation_load
-    from tests.support import ORGANISATION
-
-    organisation_load(document=ORGANISATION)
-    strategy_load_default()
+    fresh_start()
 
     def crash(ctx, scope):
         raise RuntimeError("worker lost")
@@ -103,7 +120,7 @@ def test_a_crash_after_transitions_then_a_rerun_equals_one_clean_run(
         play(replay, 40)
     run = CycleRun.objects.get(business_date=replay.day(1))
     assert run.status == "failed" and "worker lost" in run.error
-    assert set(run.steps.values_list("name", flat=True)) == {"events", "transitions"}
+    assert steps_done(run) == {"events", "transitions"}
 
     monkeypatch.setitem(cycle.STEP_FUNCTIONS, "assignment", steps["assignment"])
     replay.cycle(1)  # re-run: skips events and transitions, finishes assignment
@@ -112,22 +129,16 @@ def test_a_crash_after_transitions_then_a_rerun_equals_one_clean_run(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_statement_count_does_not_grow_with_the_portfolio(replay, tmp_path):
+def test_statement_count_does_not_grow_with_the_portfolio(replay, tmp_path, settings):
+    # One at a time: in shares, each share sends the whole step's statements over its
+    # clients, and the transitions' passes follow the busiest case of each share.
+    settings.SEMAFORO = {**settings.SEMAFORO, "CYCLE_SIDE_BY_SIDE": 1}
     play(replay, 100)
-    small = dict(
-        CycleStep.objects.filter(run__business_date=replay.day(2)).values_list("name", "statements")
-    )
-    call_command("flush", interactive=False)
-    from portfolio.services import organisation_load
-    from tests.support import ORGANISATION
-
-    organisation_load(document=ORGANISATION)
-    strategy_load_default()
+    small = statements_per_step(replay.day(2))
+    fresh_start()
     (tmp_path / "big").mkdir()
     play(Replay(tmp_path / "big"), 2000)
-    big = dict(
-        CycleStep.objects.filter(run__business_date=replay.day(2)).values_list("name", "statements")
-    )
+    big = statements_per_step(replay.day(2))
     assert big == small
     # The engine's steps, then those other apps add (settings: CYCLE_EXTRA_STEPS).
     assert list(big) == ["events", "transitions", "assignment", "plan", "selection", "figures",
@@ -152,12 +163,7 @@ def test_a_step_failing_beside_another_lets_it_finish_and_a_rerun_equals_one_cle
         pytest.skip("steps run one at a time on this database")
     play(replay, 40)
     clean = state()
-    call_command("flush", interactive=False)
-    from portfolio.services import organisation_load
-    from tests.support import ORGANISATION
-
-    organisation_load(document=ORGANISATION)
-    strategy_load_default()
+    fresh_start()
 
     steps = dict(cycle.STEP_FUNCTIONS)
     plan_started = threading.Event()
@@ -177,7 +183,7 @@ def test_a_step_failing_beside_another_lets_it_finish_and_a_rerun_equals_one_cle
         play(replay, 40)
     run = CycleRun.objects.get(business_date=replay.day(1))
     assert run.status == "failed" and "worker lost" in run.error
-    done = set(run.steps.values_list("name", flat=True))
+    done = steps_done(run)
     assert {"events", "transitions", "assignment", "plan"} <= done
     assert "selection" not in done and PlannedAction.objects.exists()
 
@@ -186,6 +192,74 @@ def test_a_step_failing_beside_another_lets_it_finish_and_a_rerun_equals_one_cle
     replay.cycle(1)
     second_night(replay, 40)
     assert state() == clean
+
+
+@pytest.mark.django_db(transaction=True)
+def test_client_by_client_steps_run_in_shares_and_end_as_one_at_a_time(replay, settings):
+    if cycle.side_by_side() < 2:
+        pytest.skip("steps run one at a time on this database")
+    settings.SEMAFORO = {**settings.SEMAFORO, "CYCLE_SIDE_BY_SIDE": 1}
+    play(replay, 60)
+    one_at_a_time = state()
+    assert not CycleStep.objects.filter(name__contains="#").exists()
+
+    fresh_start()
+    settings.SEMAFORO = {**settings.SEMAFORO, "CYCLE_SIDE_BY_SIDE": 2}
+    play(replay, 60)
+    assert state() == one_at_a_time
+    run = CycleRun.objects.get(business_date=replay.day(2))
+    rows = dict(run.steps.values_list("name", "statements"))
+    for name in ("events", "transitions"):
+        assert {f"{name}#0", f"{name}#1"} <= set(rows)
+        assert rows[name] == rows[f"{name}#0"] + rows[f"{name}#1"]
+    assert "assignment#0" not in rows  # it counts across clients: whole
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_share_failing_lets_the_other_finish_and_a_rerun_equals_one_clean_run(
+    replay, monkeypatch
+):
+    if cycle.side_by_side() < 2:
+        pytest.skip("steps run one at a time on this database")
+    play(replay, 40)
+    clean = state()
+    fresh_start()
+
+    steps = dict(cycle.STEP_FUNCTIONS)
+
+    def transitions(ctx, scope):
+        if scope.share == (1, 2):
+            raise RuntimeError("worker lost")
+        return steps["transitions"](ctx, scope)
+
+    monkeypatch.setitem(cycle.STEP_FUNCTIONS, "transitions", transitions)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        play(replay, 40)
+    run = CycleRun.objects.get(business_date=replay.day(1))
+    assert run.status == "failed"
+    done = set(run.steps.filter(status="done").values_list("name", flat=True))
+    assert {"events", "transitions#0"} <= done and "transitions#1" not in done
+    assert "transitions" not in done
+
+    monkeypatch.setitem(cycle.STEP_FUNCTIONS, "transitions", steps["transitions"])
+    replay.cycle(1)  # re-run: only the failed share, then the rest of the night
+    second_night(replay, 40)
+    assert state() == clean
+
+
+@pytest.mark.django_db
+def test_the_shares_of_the_clients_cover_each_client_once(replay):
+    replay.snapshot(1, portfolio(25, 1))
+    every = set(Client.objects.values_list("id", flat=True))
+    shares = []
+    for part in range(3):
+        scope = Scope(share=(part, 3))
+        sql.ensure_sqlite_functions()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')}")
+            shares.append({row[0] for row in cursor.fetchall()})
+    assert all(shares) and set.union(*shares) == every
+    assert sum(len(share) for share in shares) == len(every)
 
 
 class Recorder:
