@@ -92,6 +92,17 @@ def fresh_start() -> None:
     strategy_load_default()
 
 
+def clean_run_side_by_side_then_fresh_start(replay: Replay) -> tuple:
+    """Two clean nights with steps side by side (their end state, to match), then an
+    empty organisation again."""
+    if cycle.side_by_side() < 2:
+        pytest.skip("steps run one at a time on this database")
+    play(replay, 40)
+    clean = state()
+    fresh_start()
+    return clean
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_finished_date_is_not_run_twice(replay):
     play(replay, 30)
@@ -159,11 +170,7 @@ def test_a_cycle_needs_its_snapshot(replay):
 def test_a_step_failing_beside_another_lets_it_finish_and_a_rerun_equals_one_clean_run(
     replay, monkeypatch
 ):
-    if cycle.side_by_side() < 2:
-        pytest.skip("steps run one at a time on this database")
-    play(replay, 40)
-    clean = state()
-    fresh_start()
+    clean = clean_run_side_by_side_then_fresh_start(replay)
 
     steps = dict(cycle.STEP_FUNCTIONS)
     plan_started = threading.Event()
@@ -219,11 +226,7 @@ def test_client_by_client_steps_run_in_shares_and_end_as_one_at_a_time(replay, s
 def test_a_share_failing_lets_the_other_finish_and_a_rerun_equals_one_clean_run(
     replay, monkeypatch
 ):
-    if cycle.side_by_side() < 2:
-        pytest.skip("steps run one at a time on this database")
-    play(replay, 40)
-    clean = state()
-    fresh_start()
+    clean = clean_run_side_by_side_then_fresh_start(replay)
 
     steps = dict(cycle.STEP_FUNCTIONS)
 
