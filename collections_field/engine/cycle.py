@@ -267,7 +267,8 @@ def _schedule(
                 yield name, counts, seconds
 
 
-def _on_own_connection(step: Callable[[str], tuple[dict[str, int], float]], name: str):
+def _on_own_connection(step: Callable, name):
+    """`step(name)` on this thread's own connection, closed after."""
     try:
         return step(name)
     finally:
@@ -396,20 +397,17 @@ def _run_in_shares(run: CycleRun, ctx: CycleContext, name: str, position: int, s
     started_at, started = timezone.now(), time.monotonic()
 
     def share(part: int) -> dict[str, int]:
-        try:
-            return cycle_step_run(
-                run=run,
-                ctx=ctx,
-                name=name,
-                position=position,
-                scope=Scope(share=(part, shares)),
-                ledger_name=f"{name}#{part}",
-            )
-        finally:
-            connection.close()
+        return cycle_step_run(
+            run=run,
+            ctx=ctx,
+            name=name,
+            position=position,
+            scope=Scope(share=(part, shares)),
+            ledger_name=f"{name}#{part}",
+        )
 
     with ThreadPoolExecutor(max_workers=shares, thread_name_prefix=f"{name}-share") as pool:
-        futures = [pool.submit(share, part) for part in range(shares)]
+        futures = [pool.submit(_on_own_connection, share, part) for part in range(shares)]
         wait(futures)
     results = [future.result() for future in futures]  # the first failure, raised
     counts = _record_whole(run, name, position, started_at, started, results)

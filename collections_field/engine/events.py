@@ -124,9 +124,6 @@ def derive_events(
             "engine_usd",
             "SELECT id FROM portfolio_credit WHERE currency = 'USD' AND left_on IS NULL",
         )
-        in_scope = "" if scope.whole else f"AND {scope.client_ids('p.client_id')} "
-        od_scope = "" if scope.whole else f" AND {scope.client_ids('od.client_id')}"
-        oc_scope = "" if scope.whole else f" AND {scope.cases('oc')}"
         today = sql.positions_table(cursor, day)
         before = sql.positions_table(cursor, previous_snapshot)
         if sql.is_postgres():
@@ -153,10 +150,11 @@ def derive_events(
             f"LEFT JOIN {before} pp ON pp.credit_id = p.credit_id "
             "AND pp.business_date = %s "
             "WHERE p.business_date = %s AND p.client_id IN ("
-            "SELECT oc.client_id FROM collections_field_case oc WHERE oc.status <> 'closed'"
-            f"{oc_scope} "
+            "SELECT oc.client_id FROM collections_field_case oc WHERE oc.status <> 'closed' "
+            f"AND {scope.cases('oc')} "
             f"UNION ALL SELECT od.client_id FROM {today} od "
-            f"WHERE od.business_date = %s AND od.days_past_due > 0{od_scope}) {in_scope}"
+            f"WHERE od.business_date = %s AND od.days_past_due > 0 "
+            f"AND {scope.client_ids('od.client_id')}) AND {scope.client_ids('p.client_id')} "
             "GROUP BY p.client_id",
             [rate, rate, day, previous_snapshot, day, day],
         )
