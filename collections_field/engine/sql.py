@@ -100,13 +100,22 @@ def positions_table(cursor, day: date | None) -> str:
     return name if cursor.fetchone()[0] else "portfolio_creditposition"
 
 
+TEMP_STATISTICS = 10
+
+
 def create_temp(cursor, name: str, select_sql: str, params: Sequence = ()) -> None:
     """A temporary table for the current transaction (PostgreSQL drops it at commit)."""
     params = params or None  # no parameters: a literal % (modulo) stays as it is
     if is_postgres():
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select_sql}", params)
-        cursor.execute(f"ANALYZE {name}")
+        # A sample of 3,000 rows, not 30,000: the statements that join these tables
+        # need their sizes and rough spreads, and the full sample cost a second a night
+        # at 1M credits (0.3 s for the selection's candidates alone).
+        cursor.execute(
+            f"SET LOCAL default_statistics_target = {TEMP_STATISTICS}; ANALYZE {name}; "
+            "SET LOCAL default_statistics_target TO DEFAULT"
+        )
     else:
         cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
         cursor.execute(f"CREATE TEMP TABLE {name} AS {select_sql}", params)

@@ -1,4 +1,4 @@
-"""The lights step's part for outsourced agencies (DOMAIN.md 6): the internal team's
+"""The night's teams step, for outsourced agencies (DOMAIN.md 6): the internal team's
 and each external agency's figures of a business date D, per agency of the client,
 side by side (`TeamFigures`), for the dashboards.
 

@@ -153,7 +153,7 @@ def test_statement_count_does_not_grow_with_the_portfolio(replay, tmp_path, sett
     assert big == small
     # The engine's steps, then those other apps add (settings: CYCLE_EXTRA_STEPS).
     assert list(big) == ["events", "transitions", "assignment", "plan", "selection", "figures",
-                         "lights", "productivity"]  # fmt: skip
+                         "teams", "lights", "productivity"]  # fmt: skip
     assert Case.objects.count() == 2000
     # The lists were made: capped per officer and tramo, whatever the portfolio.
     assert WorklistEntry.objects.filter(business_date=replay.day(2)).count() > 25

@@ -1,3 +1,4 @@
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -76,6 +77,24 @@ def test_same_snapshot_twice_changes_nothing(two_clients):
     assert result.unchanged
     assert table_state() == before
     assert SnapshotImport.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_date_before_the_latest_takes_its_own_file_again_and_no_other(two_clients, tmp_path):
+    snapshot_import(source=two_clients, business_date=D1)
+    snapshot_import(source=two_clients, business_date=D2)
+    before = table_state()
+    # The same file, from disk and as a stream (core banking's upload): nothing to do.
+    assert snapshot_import(source=two_clients, business_date=D1).unchanged
+    with two_clients.open("rb") as stream:
+        assert snapshot_import(source=stream, business_date=D1).unchanged
+    # Another file for that date: refused, a later date is loaded.
+    other = write_snapshot(tmp_path / "other.csv", [row(days_past_due="41")])
+    with pytest.raises(SnapshotError, match="a snapshot for a later date"):
+        snapshot_import(source=other, business_date=D1)
+    assert table_state() == before
+    sha = hashlib.sha256(two_clients.read_bytes()).hexdigest()
+    assert SnapshotImport.objects.get(business_date=D1).sha256 == sha
 
 
 @pytest.mark.django_db(transaction=True)

@@ -53,6 +53,12 @@ class Command(BaseCommand):
             help="leave the database just before night N's cycle (to experiment on it)",
         )
         parser.add_argument(
+            "--stop-before-import",
+            type=int,
+            default=0,
+            help="leave the database just before night N's import (to experiment on it)",
+        )
+        parser.add_argument(
             "--only",
             default="",
             help="after the two nights, run only these parts (comma-separated: "
@@ -65,6 +71,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, credits: int, seed: int, date: date, profile: float, **options):
         self.stop_before = options.get("stop_before_cycle") or 0
+        self.stop_before_import = options.get("stop_before_import") or 0
         only = {p.strip() for p in (options.get("only") or "").split(",") if p.strip()}
         if only - set(PARTS):
             raise CommandError(f"unknown parts: {', '.join(sorted(only - set(PARTS)))}")
@@ -161,6 +168,8 @@ class Command(BaseCommand):
         return seconds
 
     def night(self, n: int, path: Path, day: date) -> None:
+        if n == self.stop_before_import:
+            raise CommandError(f"stopped before night {n}'s import of {path}, as asked")
         checkpoint()
         started = time.monotonic()
         with counting_statements() as counter:
