@@ -53,10 +53,13 @@ def apply_transitions(
     previous = previous_version or version
     counts = {"passes": 0, "moves": 0, "changed": 0, "max_visits": 0, "phone": 0, "closed": 0}
     with connection.cursor() as cursor:
+        # As many passes as the day's busiest case has items, whatever the chunk or
+        # share: read off the date's index (a share's own busiest case would need a
+        # join of the items with every case, 0.2 s a night at 1M credits); a pass with
+        # nothing of its own to apply writes nothing.
         cursor.execute(
             "SELECT coalesce(max(e.seq), 0) FROM collections_field_caseevent e "
-            "JOIN collections_field_case c ON c.id = e.case_id "
-            f"WHERE e.business_date = %s AND {scope.cases('c')}",
+            "WHERE e.business_date = %s",
             [day],
         )
         passes = cursor.fetchone()[0]

@@ -171,22 +171,31 @@ class Command(BaseCommand):
         if n == self.stop_before_import:
             raise CommandError(f"stopped before night {n}'s import of {path}, as asked")
         checkpoint()
-        started = time.monotonic()
+        started, wal = time.monotonic(), wal_position()
         with counting_statements() as counter:
             snapshot_import(source=path, business_date=day, file_name=path.name)
         self.note(f"day {n}: import_snapshot", time.monotonic() - started, counter.count)
+        self.wal_note(f"day {n}: import_snapshot", wal)
         if n == self.stop_before:
             raise CommandError(f"stopped before night {n}'s cycle, as asked")
         checkpoint()
-        started = time.monotonic()
+        started, wal = time.monotonic(), wal_position()
         cycle_run(business_date=day)
         seconds = time.monotonic() - started
+        self.wal_note(f"day {n}: run_cycle", wal)
         steps = CycleStep.objects.filter(run__business_date=day).order_by("position", "name")
         # A step run in shares ("events#0", …) counts its shares' statements once.
         statements = sum(s.statements for s in steps if "#" not in s.name)
         for step in steps:
             self.note(f"day {n}:   {step.name}", step.seconds, step.statements)
         self.note(f"day {n}: run_cycle", seconds, statements)
+
+    def wal_note(self, name: str, since: str) -> None:
+        """The WAL a part wrote: what its writes cost the server beyond its statements
+        (full-page images, index entries, row locks; `pg_walinspect` tells which)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", [since])
+            self.stdout.write(f"  {name} wrote {cursor.fetchone()[0] / 2**20:,.0f} MiB of WAL")
 
     def field_day(self, day: date, *, seed: int) -> None:
         """The day's results and payments, registered before the cycle takes them in."""
@@ -423,6 +432,12 @@ class SlowStatements:
             seconds = time.monotonic() - started
             if seconds >= self.threshold:
                 self.out.write(f"      {seconds:6.2f} s  {' '.join(sql.split())[:150]}")
+
+
+def wal_position() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return cursor.fetchone()[0]
 
 
 def checkpoint() -> None:
