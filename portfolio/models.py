@@ -301,7 +301,14 @@ class Credit(models.Model):
         indexes = [
             models.Index(
                 fields=["client"], condition=models.Q(left_on__isnull=True), name="credit_active"
-            )
+            ),
+            # The few dollar credits, which the night converts to soles: read off this
+            # small index instead of every credit (0.2 s a night at 1M credits).
+            models.Index(
+                fields=["id"],
+                condition=models.Q(currency="USD", left_on__isnull=True),
+                name="credit_usd_active",
+            ),
         ]
         verbose_name = _("credit")
         verbose_name_plural = _("credits")

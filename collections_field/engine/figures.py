@@ -159,7 +159,9 @@ def _metrics(rate: str) -> dict[str, Metric]:
     positions = Source(
         "NULL",
         "FROM portfolio_creditposition p JOIN portfolio_client cl ON cl.id = p.client_id "
-        "LEFT JOIN (SELECT u.id FROM portfolio_credit u WHERE u.currency = 'USD') pu "
+        # (a position of D is of a credit in D's snapshot: one that has not left)
+        "LEFT JOIN (SELECT u.id FROM portfolio_credit u "
+        "WHERE u.currency = 'USD' AND u.left_on IS NULL) pu "
         "ON pu.id = p.credit_id "
         "LEFT JOIN collections_field_case c ON c.client_id = p.client_id "
         "WHERE p.business_date = %s AND ",
