@@ -16,6 +16,28 @@ from tests.support import ORGANISATION, row, write_snapshot
 D1, D2 = date(2026, 11, 23), date(2026, 11, 24)
 
 
+@pytest.fixture(autouse=True)
+def staged_in_halves(monkeypatch):
+    """Every file of more than one line here is staged in two halves, as a big file on
+    disk is (the other modules' small files and streams take one COPY)."""
+    monkeypatch.setattr(snapshot, "HALVES_MIN_BYTES", 0)
+    halves = []
+    real = snapshot._PostgresStage._copy_halves
+
+    def spy(self, *args, **kwargs):
+        halves.append(real(self, *args, **kwargs))
+        return halves[-1]
+
+    monkeypatch.setattr(snapshot._PostgresStage, "_copy_halves", spy)
+    return halves
+
+
+def staging_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'snapshot_raw%%'")
+        return [name for (name,) in cursor.fetchall()]
+
+
 def table_state():
     """Everything the import writes, to compare before and after."""
     return (
@@ -228,18 +250,95 @@ def test_a_repeated_credit_code_alone_is_refused(organisation, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_tie_in_days_past_due_goes_to_the_credit_listed_first(organisation, tmp_path):
-    """The client's agency is its most delinquent credit's; in a tie, the one listed first."""
+def test_a_tie_in_days_past_due_goes_to_the_credit_listed_first(
+    organisation, tmp_path, staged_in_halves
+):
+    """The client's agency is its most delinquent credit's; in a tie, the one listed
+    first, also when the two lines were staged in different halves of the file (the
+    first one further into its half than the second one into its own)."""
+    others = [row(credit_code=f"CR{n}", client_code=f"C{n}") for n in range(20, 26)]
     for first, second, day in (("AG02", "AG01", D1), ("AG01", "AG02", D2)):
         path = write_snapshot(
             tmp_path / f"{day}.csv",
             [
+                *others[:3],
                 row(credit_code="CR8", agency_code=first, days_past_due="30"),
                 row(credit_code="CR9", agency_code=second, days_past_due="30"),
+                *others[3:],
             ],
         )
+        data = path.read_bytes()
+        assert data.index(b"CR8,") < len(data) // 2 < data.index(b"CR9,")
         snapshot_import(source=path, business_date=day)
         assert Client.objects.get(code="C1").agency.code == first
+    assert staged_in_halves == ([True, True] if connection.vendor == "postgresql" else [])
+
+
+# --- Two halves at once ------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_halves_write_what_one_copy_writes_and_leave_no_staging_table(
+    two_clients, tmp_path, monkeypatch, staged_in_halves
+):
+    snapshot_import(source=two_clients, business_date=D1)
+    assert staged_in_halves == [True]
+    halves = written()
+    Address.objects.all().delete()
+    CreditPosition.objects.all().delete()
+    Credit.objects.all().delete()
+    Client.objects.all().delete()
+    SnapshotImport.objects.all().delete()
+    monkeypatch.setattr(snapshot, "HALVES_MIN_BYTES", 1 << 40)
+    snapshot_import(source=two_clients, business_date=D1)
+    assert staged_in_halves == [True, False]
+    assert written() == halves
+    assert staging_tables() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_split_inside_a_quoted_line_break_stages_the_file_in_one_copy(
+    organisation, tmp_path, staged_in_halves
+):
+    """The middle of the file falls inside an address written over two lines: the
+    first half ends in an open quote, which COPY refuses, and one COPY reads it."""
+    address = (
+        "Mz. B Lt. 4, " + "AAHH Los Jardines de Villa El Salvador, " * 5 + "\nfrente al mercado"
+    )
+    rows = [row(credit_code=f"CR{n}", client_code=f"C{n}") for n in range(1, 3)]
+    rows.append(row(credit_code="CR50", client_code="C50", address=address))
+    rows += [row(credit_code=f"CR{n}", client_code=f"C{n}") for n in range(3, 7)]
+    path = write_snapshot(tmp_path / "quoted.csv", rows)
+    data = path.read_bytes()
+    start = data.index(b"Mz. B Lt. 4")
+    assert start < len(data) // 2 < data.index(b"\nfrente")  # the split lands inside
+    result = snapshot_import(source=path, business_date=D1)
+    assert result.rows == 7 and staged_in_halves == [False]
+    assert Address.objects.get(client__code="C50").text == address
+    assert staging_tables() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_or_repeated_file_leaves_no_staging_table_nor_an_orphan(
+    two_clients, tmp_path, staged_in_halves
+):
+    # A staging table of an import whose connection is gone (pid 1 is no backend).
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE UNLOGGED TABLE snapshot_raw_1 (half smallint)")
+    snapshot_import(source=two_clients, business_date=D1)
+    assert staging_tables() == []
+    assert snapshot_import(source=two_clients, business_date=D1).unchanged
+    bad = write_snapshot(
+        tmp_path / "bad.csv", [row(), row(credit_code="CR2"), row(credit_code="CR3"),
+                               row(credit_code="CR4", days_past_due="x")]
+    )  # fmt: skip
+    with pytest.raises(SnapshotError) as error:
+        snapshot_import(source=bad, business_date=D2)
+    assert [(e.line, e.field) for e in error.value.errors] == [(5, "days_past_due")]
+    assert staging_tables() == []
 
 
 # --- A first load: foreign keys and indexes set aside, then rebuilt in bulk ---------
