@@ -328,6 +328,7 @@ def test_a_refused_or_repeated_file_leaves_no_staging_table_nor_an_orphan(
     # A staging table of an import whose connection is gone (pid 1 is no backend).
     with connection.cursor() as cursor:
         cursor.execute("CREATE UNLOGGED TABLE snapshot_raw_1 (half smallint)")
+        cursor.execute("CREATE UNLOGGED TABLE snapshot_raw_1_1 (half smallint)")
     snapshot_import(source=two_clients, business_date=D1)
     assert staging_tables() == []
     assert snapshot_import(source=two_clients, business_date=D1).unchanged
