@@ -643,6 +643,34 @@ class EscalationDigest(models.Model):
         return f"{self.business_date} {self.user_id}"
 
 
+class AgencyBalance(models.Model):
+    """Saldo de la cartera: the principal balance (PEN) of D's snapshot by the client's
+    agency, and of its delinquent credits, which `DailyFigures` takes in. A step of
+    its own (`balances`, `engine/figures.py`): it reads only the snapshot and the
+    clients, so the night runs it beside the assignment. `agency` is empty for the
+    clients without one (counted in the company's figures only)."""
+
+    business_date = models.DateField(_("business date"))
+    agency = models.ForeignKey(
+        Agency, on_delete=models.DO_NOTHING, null=True, related_name="+", db_index=False,
+        **ENGINE_REFERENCE,
+    )  # fmt: skip
+    balance_total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+    balance_delinquent = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business_date", "agency"], name="agency_balance_unique"
+            )
+        ]
+        verbose_name = _("agency balance")
+        verbose_name_plural = _("agency balances")
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.agency_id}"
+
+
 class DailyFigures(models.Model):
     """Cifras del día: the dashboards' figures of a business date for one officer,
     agency, zone or the company (key 0), beside `LightSummary`.

@@ -212,32 +212,78 @@ def _metrics(rate: str) -> dict[str, Metric]:
     }  # fmt: skip
 
 
+# The figures of the snapshot alone: their own step (`compute_balances`), which needs
+# nothing the night's earlier steps write, so it runs beside the assignment (a core
+# the assignment leaves idle) rather than in the figures' read of every position.
+BALANCES = ("balance_total", "balance_delinquent")
+
+
+def _null(name: str) -> str:
+    """A figure a union's branch does not give, typed (PostgreSQL matches a union's
+    columns branch by branch)."""
+    return f"CAST(NULL AS {'numeric' if name in AMOUNTS else 'bigint'})"
+
+
+def _sums(metrics: dict[str, Metric], names, day: date, month: date, version) -> tuple[str, list]:
+    """A conditional sum per figure of `names`, in `FIGURES` order, and its parameters."""
+    columns, params = [], []
+    for name in FIGURES:
+        if name in names:
+            m = metrics[name]
+            columns.append(f"sum(CASE WHEN {m.where} THEN {m.value} END)")
+            params += m.params(day, month, version)
+        else:
+            columns.append(_null(name))
+    return ", ".join(columns), params
+
+
+def compute_balances(*, business_date: date, version: StrategyVersion) -> dict[str, int]:
+    """Rebuild D's `AgencyBalance` rows from D's positions (one read of them)."""
+    day, month = business_date, business_date.replace(day=1)
+    metrics = _metrics(str(version.usd_rate))
+    source = metrics[BALANCES[0]].source
+    columns = ", ".join(
+        f"coalesce(sum(CASE WHEN {metrics[name].where} THEN {metrics[name].value} END), 0)"
+        for name in BALANCES
+    )
+    params = [p for name in BALANCES for p in metrics[name].params(day, month, version)]
+    table = "collections_field_agencybalance"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE business_date = %s", [day])
+        cursor.execute(
+            f"INSERT INTO {table} (business_date, agency_id, {', '.join(BALANCES)}) "
+            f"SELECT %s, cl.agency_id, {columns} {source.sql} 1 = 1 GROUP BY cl.agency_id",
+            [day, *params, *source.params(day, month, version)],
+        )
+        return {"balance_rows": cursor.rowcount}
+
+
 def compute_figures(*, business_date: date, version: StrategyVersion) -> dict[str, int]:
     """Rebuild D's `DailyFigures` rows (whole, like the lights: zones span agencies).
 
-    One read per source (the cases, the month's promises, the day's payments,
-    positions and visits), each figure a conditional sum over it: a read per figure
-    cost 4.3 s a night at 1M credits."""
+    One read per source (the cases, the month's promises, the day's payments and
+    visits), each figure a conditional sum over it: a read per figure cost 4.3 s a
+    night at 1M credits. The balances come from the `balances` step's rows."""
     day, month = business_date, business_date.replace(day=1)
     metrics = _metrics(str(version.usd_rate))  # a numeric literal: money stays exact
     sources: dict[Source, list[str]] = {}
     for name in FIGURES:
-        sources.setdefault(metrics[name].source, []).append(name)
+        if name not in BALANCES:
+            sources.setdefault(metrics[name].source, []).append(name)
     branches, params = [], []
     for source, names in sources.items():
-        columns = []
-        for name in FIGURES:
-            if name in names:
-                m = metrics[name]
-                columns.append(f"sum(CASE WHEN {m.where} THEN {m.value} END)")
-                params += m.params(day, month, version)
-            else:  # typed: PostgreSQL matches a union's columns branch by branch
-                columns.append(f"CAST(NULL AS {'numeric' if name in AMOUNTS else 'bigint'})")
+        columns, column_params = _sums(metrics, names, day, month, version)
         branches.append(
-            f"SELECT {source.officer}, cl.agency_id, {', '.join(columns)} {source.sql} 1 = 1 "
+            f"SELECT {source.officer}, cl.agency_id, {columns} {source.sql} 1 = 1 "
             f"GROUP BY {source.officer}, cl.agency_id".replace("GROUP BY NULL, ", "GROUP BY ")
         )
-        params += source.params(day, month, version)
+        params += column_params + source.params(day, month, version)
+    balances = ", ".join(f"b.{name}" if name in BALANCES else _null(name) for name in FIGURES)
+    branches.append(
+        f"SELECT NULL, b.agency_id, {balances} FROM collections_field_agencybalance b "
+        "WHERE b.business_date = %s"
+    )
+    params.append(day)
     table = "collections_field_dailyfigures"
     columns = ", ".join(FIGURES)
     sums = ", ".join(f"coalesce(sum(f.{name}), 0)" for name in FIGURES)

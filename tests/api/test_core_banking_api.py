@@ -38,8 +38,8 @@ def test_a_night_and_a_day_over_the_api(core, tmp_path):
     cycle = core.post("/api/v1/cycles/", {"date": "2026-11-02"}, format="json")
     assert cycle.status_code == 200 and cycle.json()["status"] == "done"
     assert [s["name"] for s in cycle.json()["steps"]] == [
-        "events", "transitions", "assignment", "plan", "selection", "figures", "teams",
-        "lights", "productivity",
+        "events", "transitions", "assignment", "balances", "plan", "selection", "figures",
+        "teams", "lights", "productivity",
     ]  # fmt: skip
     # Client-by-client steps run in shares where steps run side by side (PostgreSQL).
     parts = {s["name"]: [p["name"] for p in s["parts"]] for s in cycle.json()["steps"]}
