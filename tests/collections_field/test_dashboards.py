@@ -10,11 +10,14 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from collections_field.models import Case, DailyFigures, LightSummary
-from portfolio.models import Zone
+from collections_field.engine.figures import compute_balances
+from collections_field.models import AgencyBalance, Case, DailyFigures, LightSummary
+from portfolio.models import Agency, CreditPosition, Zone
+from strategy.models import StrategyVersion
 from tests.collections_field.replay import overdue_row
 from tests.support import person
 
@@ -95,6 +98,34 @@ def test_the_nights_figures_follow_their_definitions(month):
     assert figures(month.day(4), "officer", rosa).promises_kept == 1
     agency_rows = DailyFigures.objects.filter(business_date=month.day(4), level="agency")
     assert sum(f.cases_open for f in agency_rows) == day4.cases_open == 2
+
+
+def test_the_balances_step_writes_each_agency_once_and_the_figures_take_them_in(month):
+    day = month.day(4)
+    expected = {
+        row["client__agency__code"]: row["total"]
+        for row in CreditPosition.objects.filter(business_date=day)
+        .values("client__agency__code")
+        .annotate(total=Sum("principal_balance"))
+    }
+    assert set(expected) == {"AG01", "AG02"}
+
+    def balances() -> dict:
+        rows = AgencyBalance.objects.filter(business_date=day).select_related("agency")
+        return {b.agency.code: (b.balance_total, b.balance_delinquent) for b in rows}
+
+    assert balances() == {
+        "AG01": (expected["AG01"], Decimal("3200.50")),  # C3, more than 30 days late
+        "AG02": (expected["AG02"], Decimal("0.00")),
+    }
+    for code, (total, delinquent) in balances().items():
+        agency = Agency.objects.get(code=code)
+        row = figures(day, "agency", agency.id)
+        assert (row.balance_total, row.balance_delinquent) == (total, delinquent)
+    # Again for the same date: the same rows, not twice as many.
+    compute_balances(business_date=day, version=StrategyVersion.objects.get(is_active=True))
+    assert AgencyBalance.objects.filter(business_date=day).count() == 2
+    assert sum(total for total, _ in balances().values()) == figures(day).balance_total
 
 
 def test_a_visit_registered_after_the_cycle_counts_at_once(month):
