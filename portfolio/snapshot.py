@@ -506,7 +506,10 @@ class _PostgresStage:
             middle = stream.tell()
         if middle >= size:
             return False
-        helper = self._helper_connection()
+        try:
+            helper = self._helper_connection()
+        except psycopg2.OperationalError:
+            return False  # no second connection to be had (max_connections): one COPY
         with helper.cursor() as h:
             h.execute(f"DROP TABLE IF EXISTS {self.raw}, {self.raw}_1")
             h.execute(f"CREATE TABLE {self.raw} (half smallint NOT NULL, {cols}) "

@@ -322,6 +322,23 @@ def test_a_split_inside_a_quoted_line_break_stages_the_file_in_one_copy(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+def test_without_a_second_connection_the_file_takes_one_copy(
+    two_clients, monkeypatch, staged_in_halves
+):
+    import psycopg2
+
+    def refused(*args, **kwargs):
+        raise psycopg2.OperationalError("sorry, too many clients already")
+
+    monkeypatch.setattr(connection, "get_new_connection", refused)
+    result = snapshot_import(source=two_clients, business_date=D1)
+    assert result.rows == 3 and staged_in_halves == [False]
+    assert CreditPosition.objects.filter(business_date=D1).count() == 3
+    assert staging_tables() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_a_refused_or_repeated_file_leaves_no_staging_table_nor_an_orphan(
     two_clients, tmp_path, staged_in_halves
 ):
