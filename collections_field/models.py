@@ -278,6 +278,10 @@ class CycleRun(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The client ids at which the shares of a by-client step begin (`Scope.cuts`),
+    # chosen at the night's first such step and kept, so that a re-run after a crash
+    # redoes a share over the same clients.
+    share_cuts = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-business_date"]

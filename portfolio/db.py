@@ -72,15 +72,10 @@ def tune_bulk_session() -> None:
 
 
 def ensure_sqlite_functions() -> None:
-    """cos() and radians() for the point-in-quadrant lookup, and mod() for a share of
-    the clients (`Scope.share`), whatever SQLite was built with."""
+    """cos() and radians() for the point-in-quadrant lookup, whatever SQLite was built
+    with."""
     if connection.vendor == "sqlite":
         connection.ensure_connection()
         raw = connection.connection
         raw.create_function("cos", 1, math.cos, deterministic=True)
         raw.create_function("radians", 1, math.radians, deterministic=True)
-        raw.create_function("mod", 2, _mod, deterministic=True)
-
-
-def _mod(a, b):
-    return None if a is None or b is None else int(math.fmod(a, b))

@@ -408,6 +408,7 @@ def _run_in_shares(run: CycleRun, ctx: CycleContext, name: str, position: int, s
     """A client-by-client step as `shares` shares of the clients at once, each on its
     own connection (`BY_CLIENT_STEPS`); a failed share lets the others finish."""
     started_at, started = timezone.now(), time.monotonic()
+    cuts = _share_cuts(run, shares)
 
     def share(part: int) -> dict[str, int]:
         return cycle_step_run(
@@ -415,7 +416,7 @@ def _run_in_shares(run: CycleRun, ctx: CycleContext, name: str, position: int, s
             ctx=ctx,
             name=name,
             position=position,
-            scope=Scope(share=(part, shares)),
+            scope=Scope(share=(part, shares), cuts=cuts),
             ledger_name=f"{name}#{part}",
         )
 
@@ -431,6 +432,35 @@ def _run_in_shares(run: CycleRun, ctx: CycleContext, name: str, position: int, s
             else:
                 sql.analyze_if_grown(cursor, table, counts.get(added, 0))
     return counts
+
+
+def _share_cuts(run: CycleRun, shares: int) -> tuple[int, ...]:
+    """Where the shares of the clients begin (`Scope.cuts`): the open cases split in
+    equal numbers by client id (the clients, before the first night has cases), chosen
+    once a night and kept in the ledger."""
+    if len(run.share_cuts) == shares - 1:
+        return tuple(run.share_cuts)
+    with connection.cursor() as cursor:
+        cuts = _equal_cuts(
+            cursor, "SELECT client_id FROM collections_field_case WHERE status <> 'closed'", shares
+        ) or _equal_cuts(cursor, "SELECT id FROM portfolio_client", shares)
+    cuts = cuts or tuple(range(1, shares))  # no clients at all: any cuts will do
+    CycleRun.objects.filter(pk=run.pk).update(share_cuts=list(cuts))
+    run.share_cuts = list(cuts)
+    return cuts
+
+
+def _equal_cuts(cursor, ids: str, shares: int) -> tuple[int, ...]:
+    """The ids that split `ids` (a query of one column) into `shares` equal runs."""
+    cursor.execute(f"SELECT count(*) FROM ({ids}) i")
+    total = cursor.fetchone()[0]
+    if total < shares:
+        return ()
+    cuts = []
+    for part in range(1, shares):
+        cursor.execute(f"{ids} ORDER BY 1 LIMIT 1 OFFSET %s", [total * part // shares])
+        cuts.append(cursor.fetchone()[0])
+    return tuple(cuts)
 
 
 def _record_whole(run, name, position, started_at, started, results) -> dict[str, int]:

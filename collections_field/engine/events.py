@@ -44,12 +44,23 @@ RANK = {"PG": 1, "70": 2, "CA": 2, "80": 3, "60": 4, "TR": 5, "result": 6}
 @dataclass(frozen=True)
 class Scope:
     """The clients a (chunk of a) step works on: all, those of some agencies, or a
-    share of them by id (`share = (part, parts)`: the clients whose id leaves `part`
-    when divided by `parts`), so that one step runs on several connections at once
-    with no client in two chunks."""
+    share of them by id, so that one step runs on several connections at once with no
+    client in two chunks. `share = (part, parts)` with `cuts`, the `parts - 1` client
+    ids at which shares 1.. begin: share `part` holds the ids from `cuts[part - 1]`
+    (share 0: from the first) to before `cuts[part]` (the last: to the end), so every
+    id, a client's created tonight too, falls in exactly one share. A range, not a
+    remainder (`mod(id, parts) = part`): the planner estimates a range from its
+    statistics and joins accordingly, where it took a remainder for 0.5% of the rows
+    and looked rows up one by one (0.3-0.4 s a share of events and of transitions
+    a night at 1M credits)."""
 
     agency_ids: tuple[int, ...] | None = None
     share: tuple[int, int] | None = None
+    cuts: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        if self.share is not None and len(self.cuts) != self.share[1] - 1:
+            raise ValueError(f"a share of {self.share[1]} needs {self.share[1] - 1} cuts")
 
     @property
     def whole(self) -> bool:
@@ -77,7 +88,12 @@ class Scope:
 
     def _share(self, column: str) -> str:
         part, parts = (int(n) for n in self.share or (0, 1))
-        return f"mod({column}, {parts}) = {part}"
+        bounds = []
+        if part > 0:
+            bounds.append(f"{column} >= {int(self.cuts[part - 1])}")
+        if part < parts - 1:
+            bounds.append(f"{column} < {int(self.cuts[part])}")
+        return " AND ".join(bounds) or "1 = 1"
 
     def _agencies(self, alias: str) -> str:
         ids = ", ".join(str(int(i)) for i in self.agency_ids or ()) or "NULL"
@@ -201,17 +217,21 @@ def derive_events(
             )  # fmt: skip
             counts["TR"] = cursor.rowcount
 
-        # Figures of the day for every open case (only rows that changed are written).
+        # Figures of the day for every open case (only rows that changed are written):
+        # the changed ones found in one read of the cases, then updated by id (a join
+        # of the cases with themselves looked every open case up by its key: 0.3 s a
+        # share a night at 1M credits, for the tenth that changed).
         cursor.execute(
-            "UPDATE collections_field_case AS c SET exposure = coalesce(ec.exposure, 0), "
-            "overdue_amount = coalesce(ec.overdue, 0), overdue_since = ec.overdue_since, "
-            "updated_for = %s FROM collections_field_case c2 "
+            "UPDATE collections_field_case AS c SET exposure = x.exposure, "
+            "overdue_amount = x.overdue, overdue_since = x.overdue_since, updated_for = %s "
+            "FROM (SELECT c2.id, coalesce(ec.exposure, 0) AS exposure, "
+            "coalesce(ec.overdue, 0) AS overdue, ec.overdue_since "
+            "FROM collections_field_case c2 "
             "LEFT JOIN engine_client ec ON ec.client_id = c2.client_id "
-            f"WHERE c2.id = c.id AND c.status <> 'closed' AND {scope.cases('c')} "
-            f"AND {scope.cases('c2')} AND ("
-            "c.exposure IS DISTINCT FROM coalesce(ec.exposure, 0) "
-            "OR c.overdue_amount IS DISTINCT FROM coalesce(ec.overdue, 0) "
-            "OR c.overdue_since IS DISTINCT FROM ec.overdue_since)",
+            f"WHERE c2.status <> 'closed' AND {scope.cases('c2')} AND ("
+            "c2.exposure IS DISTINCT FROM coalesce(ec.exposure, 0) "
+            "OR c2.overdue_amount IS DISTINCT FROM coalesce(ec.overdue, 0) "
+            "OR c2.overdue_since IS DISTINCT FROM ec.overdue_since)) x WHERE c.id = x.id",
             [day],
         )
         # Phone collection is over: back to the field at the same code (5.2.13).

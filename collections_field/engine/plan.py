@@ -138,9 +138,12 @@ def plan_actions(
             'SELECT c.id, i.type, i.tramo, i."order", i.channel, i.template, i.manual, '
             f"i.from_day, i.to_day, {sql.date_plus('c.overdue_since', 'i.from_day')}, "
             f"{sql.date_plus('c.overdue_since', 'i.to_day')}, %s, "
-            "CASE WHEN i.manual THEN c.officer_id END, cl.agency_id, "
+            "CASE WHEN i.manual THEN c.officer_id END, "
+            # The client's agency looked up for the new actions only (a join read
+            # every client for every open case: 0.4 s a night at 1M credits).
+            "(SELECT cl.agency_id FROM portfolio_client cl WHERE cl.id = c.client_id), "
             "CASE WHEN i.manual THEN 'open' ELSE 'queued' END, false "
-            "FROM collections_field_case c JOIN portfolio_client cl ON cl.id = c.client_id "
+            "FROM collections_field_case c "
             "JOIN strategy_actionplanitem i "
             "ON i.version_id = %s AND i.type = c.management_type AND i.tramo = c.tramo "
             f"WHERE c.status <> 'closed' AND c.overdue_since IS NOT NULL AND {scope.cases('c')} "

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from collections_field.engine import cycle, sql
+from collections_field.engine import cycle
 from collections_field.engine.events import Scope
 from collections_field.models import (
     Case,
@@ -255,16 +255,36 @@ def test_a_share_failing_lets_the_other_finish_and_a_rerun_equals_one_clean_run(
 @pytest.mark.django_db
 def test_the_shares_of_the_clients_cover_each_client_once(replay):
     replay.snapshot(1, portfolio(25, 1))
+    replay.cycle(1)
+    run = CycleRun.objects.get(business_date=replay.day(1))
+    run.share_cuts = []
+    cuts = cycle._share_cuts(run, 3)
+    assert len(cuts) == 2 and cuts[0] < cuts[1]
+    assert CycleRun.objects.get(pk=run.pk).share_cuts == list(cuts)  # kept for a re-run
     every = set(Client.objects.values_list("id", flat=True))
-    shares = []
+    shares, open_cases = [], []
     for part in range(3):
-        scope = Scope(share=(part, 3))
-        sql.ensure_sqlite_functions()
+        scope = Scope(share=(part, 3), cuts=cuts)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT cl.id FROM portfolio_client cl WHERE {scope.clients('cl')}")
             shares.append({row[0] for row in cursor.fetchall()})
+            cursor.execute(
+                "SELECT count(*) FROM collections_field_case c "
+                f"WHERE c.status <> 'closed' AND {scope.cases('c')}"
+            )
+            open_cases.append(cursor.fetchone()[0])
     assert all(shares) and set.union(*shares) == every
     assert sum(len(share) for share in shares) == len(every)
+    # The open cases split in equal numbers (to within one).
+    assert max(open_cases) - min(open_cases) <= 1, open_cases
+    # Chosen once: the same cuts the next time, whatever the cases by then.
+    Case.objects.update(status="closed")
+    assert cycle._share_cuts(run, 3) == cuts
+
+
+def test_a_share_needs_its_cuts():
+    with pytest.raises(ValueError, match="needs 1 cuts"):
+        Scope(share=(0, 2))
 
 
 class Recorder:
