@@ -248,7 +248,9 @@ def derive_events(
             "FROM collections_field_fieldresult r "
             "JOIN collections_field_case c ON c.client_id = r.client_id "
             "LEFT JOIN portfolio_officer o ON o.id = r.officer_id "
-            f"WHERE r.applied_on IS NULL AND r.occurred_at < %s AND {open_case}",
+            # (The share on the result too: each share looks up only its own clients' cases.)
+            f"WHERE r.applied_on IS NULL AND r.occurred_at < %s AND {open_case} "
+            f"AND {scope.client_ids('r.client_id')}",
             [day, end],
         )
         counts["results"] = cursor.rowcount
