@@ -375,6 +375,14 @@ class Payment(models.Model):
                 condition=models.Q(applied_on__isnull=True),
                 name="payment_pending",
             ),
+            # A night's payments by the date its cycle took them in (the figures, the
+            # teams' figures, the commissions): without it each night read every
+            # payment ever received.
+            models.Index(
+                fields=["applied_on"],
+                condition=models.Q(applied_on__isnull=False),
+                name="payment_applied_on",
+            ),
         ]
         verbose_name = _("payment")
         verbose_name_plural = _("payments")

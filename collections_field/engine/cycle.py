@@ -409,6 +409,7 @@ def _run_in_shares(run: CycleRun, ctx: CycleContext, name: str, position: int, s
     own connection (`BY_CLIENT_STEPS`); a failed share lets the others finish."""
     started_at, started = timezone.now(), time.monotonic()
     cuts = _share_cuts(run, shares)
+    shares = len(cuts) + 1  # a re-run keeps the night's shares, whatever the setting now
 
     def share(part: int) -> dict[str, int]:
         return cycle_step_run(
@@ -437,8 +438,9 @@ def _run_in_shares(run: CycleRun, ctx: CycleContext, name: str, position: int, s
 def _share_cuts(run: CycleRun, shares: int) -> tuple[int, ...]:
     """Where the shares of the clients begin (`Scope.cuts`): the open cases split in
     equal numbers by client id (the clients, before the first night has cases), chosen
-    once a night and kept in the ledger."""
-    if len(run.share_cuts) == shares - 1:
+    once a night and kept in the ledger; a re-run takes them (and their number of
+    shares) from there, so each share covers the clients it covered before."""
+    if run.share_cuts:
         return tuple(run.share_cuts)
     with connection.cursor() as cursor:
         cuts = _equal_cuts(

@@ -277,9 +277,11 @@ def test_the_shares_of_the_clients_cover_each_client_once(replay):
     assert sum(len(share) for share in shares) == len(every)
     # The open cases split in equal numbers (to within one).
     assert max(open_cases) - min(open_cases) <= 1, open_cases
-    # Chosen once: the same cuts the next time, whatever the cases by then.
+    # Chosen once: the same cuts the next time, whatever the cases by then, and the
+    # same number of shares even if the setting changed before a re-run.
     Case.objects.update(status="closed")
     assert cycle._share_cuts(run, 3) == cuts
+    assert cycle._share_cuts(run, 2) == cuts
 
 
 def test_a_share_needs_its_cuts():
