@@ -61,14 +61,17 @@ def indexes_restore(cursor, saved: list[str]) -> None:
         cursor.execute(definition)
 
 
-def tune_bulk_session() -> None:
+def tune_bulk_session(*, serial: bool = False) -> None:
     """For the rest of the transaction, on PostgreSQL: joins and sorts of a million
     rows in memory rather than in spilled batches (the server default is 4MB), and
-    no JIT, whose compile time these one-off statements never win back."""
+    no JIT, whose compile time these one-off statements never win back. `serial`: no
+    parallel workers either (when other work already keeps the cores busy)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '256MB'")
             cursor.execute("SET LOCAL jit = off")
+            if serial:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 def ensure_sqlite_functions() -> None:

@@ -385,7 +385,7 @@ def derive_events(
         )
         counts["items"] = cursor.rowcount
         if sql.is_postgres() and scope.share is None:  # (shares: once all are in, cycle.py)
-            cursor.execute("ANALYZE collections_field_caseevent")
+            sql.analyze(cursor, "collections_field_caseevent")
 
         # Taken in: later cycles will not see these again.
         # (every result has a client and every payment a credit: no filter for all clients)

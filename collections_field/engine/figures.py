@@ -292,9 +292,9 @@ def compute_figures(*, business_date: date, version: StrategyVersion) -> dict[st
             # The month's history and the strategy's codes are joined below (tramo 1
             # moves): planned on stale statistics (autovacuum comes late, or never on a
             # server that turned it off) the join took 10 s instead of 1 s at 1M credits.
-            # Every night, so the step's statements stay the same (150 ms at 1M).
-            cursor.execute("ANALYZE collections_field_casehistory")
-            cursor.execute("ANALYZE strategy_suggestedaction")
+            # Every night, so the step's statements stay the same (on a sample: 0.05 s).
+            sql.analyze(cursor, "collections_field_casehistory")
+            sql.analyze(cursor, "strategy_suggestedaction")
         cursor.execute(f"DELETE FROM {table} WHERE business_date = %s", [day])
         sql.create_temp(
             cursor,

@@ -68,9 +68,8 @@ def plan_actions(
     v = version.pk
     table = "collections_field_plannedaction"
     with connection.cursor() as cursor:
-        if sql.is_postgres():
-            # Autovacuum may be off or late: the joins below need this night's counts.
-            cursor.execute(f"ANALYZE {table}")
+        # Autovacuum may be off or late: the joins below need this night's counts.
+        sql.analyze(cursor, table)
         # 1. One pass over the pending actions and their case (an item is unique by
         # version, type, tramo and order: one join, not a lookup per action): close
         # those their case no longer matches (see the docstring); the others follow

@@ -101,6 +101,19 @@ def positions_table(cursor, day: date | None) -> str:
 
 
 TEMP_STATISTICS = 10
+# The night's own tables analysed between its steps (their counts for the next joins):
+# a sample of 9,000 rows, not 30,000 (0.05 s, not 0.2 s, for the actions or the
+# history at 1M credits); autovacuum's analyse later takes the full sample.
+NIGHT_STATISTICS = 30
+
+
+def analyze(cursor, table: str) -> None:
+    """Fresh planner statistics for a table the night just wrote (PostgreSQL)."""
+    if is_postgres():
+        cursor.execute(
+            f"SET LOCAL default_statistics_target = {NIGHT_STATISTICS}; ANALYZE {table}; "
+            "SET LOCAL default_statistics_target TO DEFAULT"
+        )
 
 
 def create_temp(cursor, name: str, select_sql: str, params: Sequence = ()) -> None:

@@ -225,6 +225,36 @@ def test_client_by_client_steps_run_in_shares_and_end_as_one_at_a_time(replay, s
 
 
 @pytest.mark.django_db(transaction=True)
+def test_steps_side_by_side_run_without_parallel_workers_and_shares_with(
+    replay, settings, monkeypatch
+):
+    # Two steps at once already keep both cores busy: their parallel workers would only
+    # share them. The shares of a step keep the server's setting.
+    if cycle.side_by_side() < 2:
+        pytest.skip("steps run one at a time on this database")
+    settings.SEMAFORO = {**settings.SEMAFORO, "CYCLE_SIDE_BY_SIDE": 2}
+    seen: dict[str, set[str]] = {}
+
+    def watched(name, step):
+        def run(ctx, scope):
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW max_parallel_workers_per_gather")
+                seen.setdefault(name, set()).add(cursor.fetchone()[0])
+            return step(ctx, scope)
+
+        return run
+
+    for name in ("events", "plan", "selection", "lights"):
+        monkeypatch.setitem(cycle.STEP_FUNCTIONS, name, watched(name, cycle.STEP_FUNCTIONS[name]))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        server = cursor.fetchone()[0]
+    play(replay, 20)
+    assert seen["plan"] == seen["selection"] == seen["lights"] == {"0"}
+    assert seen["events"] == {server}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_share_failing_lets_the_other_finish_and_a_rerun_equals_one_clean_run(
     replay, monkeypatch
 ):
