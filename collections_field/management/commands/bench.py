@@ -120,8 +120,9 @@ class Command(BaseCommand):
         advance_snapshot(first, second, seed=seed)
         self.field_day(day2, seed=seed)
         # The machine runs in faster and slower phases of minutes, the floor with them:
-        # night 2 is run `--nights` times from the same state, each held against three
-        # COPYs of its own file just before it; the table shows the median night.
+        # night 2 is run `--nights` times from the same state, each after three COPYs
+        # of its own file (the summary below holds them together); the table shows the
+        # median night.
         trials = self.nights_from_one_state(second, day2, max(1, options.get("nights") or 1))
         if "pages" in wanted:
             self.pages(day2)
