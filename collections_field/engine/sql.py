@@ -107,11 +107,12 @@ TEMP_STATISTICS = 10
 NIGHT_STATISTICS = 30
 
 
-def analyze(cursor, table: str) -> None:
-    """Fresh planner statistics for a table the night just wrote (PostgreSQL)."""
+def analyze(cursor, table: str, *, sample: int = NIGHT_STATISTICS) -> None:
+    """Fresh planner statistics for a table the night just wrote (PostgreSQL), on a
+    sample of 300 x `sample` rows."""
     if is_postgres():
         cursor.execute(
-            f"SET LOCAL default_statistics_target = {NIGHT_STATISTICS}; ANALYZE {table}; "
+            f"SET LOCAL default_statistics_target = {int(sample)}; ANALYZE {table}; "
             "SET LOCAL default_statistics_target TO DEFAULT"
         )
 
@@ -125,10 +126,7 @@ def create_temp(cursor, name: str, select_sql: str, params: Sequence = ()) -> No
         # A sample of 3,000 rows, not 30,000: the statements that join these tables
         # need their sizes and rough spreads, and the full sample cost a second a night
         # at 1M credits (0.3 s for the selection's candidates alone).
-        cursor.execute(
-            f"SET LOCAL default_statistics_target = {TEMP_STATISTICS}; ANALYZE {name}; "
-            "SET LOCAL default_statistics_target TO DEFAULT"
-        )
+        analyze(cursor, name, sample=TEMP_STATISTICS)
     else:
         cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
         cursor.execute(f"CREATE TEMP TABLE {name} AS {select_sql}", params)
